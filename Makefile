@@ -1,0 +1,137 @@
+# Makefile - one library (build/libcm.a: common/ + proto/), one binary per
+# service, criterion tests linked against the same library.
+#
+#   make            build bin/<service>, bin/keygen, bin/zping
+#   make deps       install missing Debian packages (root) or print the line
+#   make run        deps + build + the whole local stack under .run/ (Ctrl-C stops)
+#   make test       deps + build + every test, then again under ASan/UBSan
+#   make lint       cppcheck over the sources
+#   make clean
+#
+# SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer into
+# build/san/ (binaries in build/san/bin); `make test` does both builds.
+
+SERVICES  := gateway auth missions evidence privacy audit
+TOOLS     := keygen zping
+PKGS      := libczmq libzmq msgpack libpq hiredis jansson openssl libjwt libargon2 libcurl
+
+ifeq ($(SAN),1)
+BUILD     ?= build/san
+BIN       ?= build/san/bin
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+OPT       := -O1
+else
+BUILD     ?= build/release
+BIN       ?= bin
+SANFLAGS  :=
+OPT       := -O2
+endif
+
+CC        ?= cc
+.SECONDEXPANSION:
+.SECONDARY:
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread \
+             -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow -Werror \
+             -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
+             -Icommon -Iproto $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDFLAGS   += -pthread -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+LDLIBS    += -lcivetweb $(PKG_LIBS) -lcrypto -lm
+
+LIB_SRC   := $(wildcard common/*.c proto/*.c)
+LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/common_migrations.o
+LIB       := $(BUILD)/libcm.a
+
+.PHONY: all deps run test tests-build test-unit lint format clean keys
+all: $(addprefix $(BIN)/,$(SERVICES) $(TOOLS))
+
+# Per service: every .c in its folder except the main file, plus embedded migrations
+define service_rules
+$(1)_SRC  := $$(filter-out services/$(1)/$(1).c,$$(wildcard services/$(1)/*.c))
+$(1)_MIG  := $$(sort $$(wildcard services/$(1)/migrations/*.sql))
+$(1)_OBJ  := $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_SRC)) \
+             $$(if $$($(1)_MIG),$(BUILD)/gen/$(1)_migrations.o)
+$(BUILD)/gen/$(1)_migrations.c: $$($(1)_MIG) tools/embed_sql.sh
+	@mkdir -p $$(@D)
+	sh tools/embed_sql.sh $(1)_migrations $(1) $$($(1)_MIG) > $$@
+$(BIN)/$(1): $(BUILD)/services/$(1)/$(1).o $$($(1)_OBJ) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
+
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC   $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
+	@echo "  CC   $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/gen/common_migrations.c: $(sort $(wildcard common/migrations/*.sql)) tools/embed_sql.sh
+	@mkdir -p $(@D)
+	sh tools/embed_sql.sh common_migrations common $(sort $(wildcard common/migrations/*.sql)) > $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/keygen: $(BUILD)/tools/keygen.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/zping: $(BUILD)/tools/zping.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---------------------------------------------------------------- tests
+# tests/unit/<area>/test_*.c link libcm.a and, for a service area, that
+# service's objects; tests/integration/*.c also link tests/lib.
+UNIT_SRC   := $(wildcard tests/unit/*/test_*.c)
+INTEG_SRC  := $(wildcard tests/integration/test_*.c)
+TESTLIB    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/lib/*.c))
+UNIT_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+area_objs   = $(if $(filter $(1),$(SERVICES)),$($(1)_OBJ))
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB) $(LIB) $$(call area_objs,$$(firstword $$(subst /, ,$$*)))
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+$(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/stack.sh run
+
+keys: $(BIN)/keygen
+	$(BIN)/keygen --dir $${KEYS_DIR:-.run/keys}
+
+# Both builds, every test, one summary line at the end
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory tests-build
+	@$(MAKE) --no-print-directory SAN=1 tests-build
+	@bash tests/run.sh build/release bin build/san build/san/bin
+
+tests-build: $(UNIT_BIN) $(INTEG_BIN)
+
+test-unit: all tests-build
+	@bash tests/run.sh --unit $(BUILD) $(BIN)
+
+lint:
+	cppcheck --quiet --enable=warning,performance,portability --inline-suppr \
+	  --error-exitcode=1 -Icommon -Iproto common proto services tools
+
+format:
+	clang-format -i $(LIB_SRC) $(wildcard services/*/*.c services/*/*.h common/*.h proto/*.h tools/*.c)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

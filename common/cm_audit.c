@@ -1,0 +1,164 @@
+/*  cm_audit - outbox writer and shipper actor */
+#include "cm_audit.h"
+#include "cm_client.h"
+#include "cm_db.h"
+#include "cm_log.h"
+
+#define NOTIFY_CHANNEL "audit_outbox"
+
+int
+cm_audit_record (PGconn *db, const cm_ctx_t *ctx, const char *type,
+                 const char *outcome, const char *user_id, const char *detail)
+{
+    if (!user_id && ctx && ctx->uid [0])
+        user_id = ctx->uid;
+    const char *params [] = {
+        type, outcome, user_id,
+        ctx && ctx->rid [0]? ctx->rid: NULL,
+        ctx && ctx->ip [0]? ctx->ip: NULL,
+        detail
+    };
+    //  The notification wakes the shipper at commit; no polling delay
+    return cm_db_exec (db, NULL, PGRES_TUPLES_OK,
+                       "WITH e AS (INSERT INTO audit_outbox (type, outcome, user_id, request_id, ip, detail)"
+                       " VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)"
+                       " SELECT pg_notify ('" NOTIFY_CHANNEL "', '') FROM e", 6, params)? 0: -1;
+}
+
+typedef struct {
+    const cm_config_t *cfg;         //  borrowed
+    zcert_t *cert;                  //  borrowed
+    PGconn *db;                     //  own connection, LISTENing
+    cm_client_t *audit;             //  link to the audit service
+    bool listening;
+} shipper_t;
+
+static char *
+s_dup_or_null (PGresult *r, int row, int col)
+{
+    return PQgetisnull (r, row, col)? NULL: strdup (PQgetvalue (r, row, col));
+}
+
+//  Ships one batch. Returns rows shipped, 0 when the outbox is empty,
+//  -1 when the database or the audit service failed
+static int
+s_ship_batch (shipper_t *self)
+{
+    PGconn *db = cm_db_ensure (&self->db, self->cfg);
+    if (!db)
+        return -1;
+    if (!self->listening)
+        self->listening = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "LISTEN " NOTIFY_CHANNEL, 0, NULL);
+
+    char limit [16];
+    snprintf (limit, sizeof limit, "%lld", (long long) self->cfg->audit_batch);
+    const char *params [] = { limit };
+    PGresult *rows = NULL;
+    if (!cm_db_exec (db, &rows, PGRES_TUPLES_OK,
+                     "SELECT seq, id, at_ms, type, outcome, user_id, request_id, ip, detail"
+                     " FROM audit_outbox ORDER BY seq LIMIT $1", 1, params))
+        return -1;
+    int count = PQntuples (rows);
+    if (count == 0) {
+        PQclear (rows);
+        return 0;
+    }
+    proto_audit_append_req_t req = { 0 };
+    proto_audit_append_rep_t rep = { 0 };
+    req.events = (proto_audit_event_t *) zmalloc (sizeof (proto_audit_event_t) * (size_t) count);
+    req.events_count = (uint32_t) count;
+    for (int i = 0; i < count; i++) {
+        proto_audit_event_t *e = &req.events [i];
+        e->id = s_dup_or_null (rows, i, 1);
+        e->at_ms = atoll (PQgetvalue (rows, i, 2));
+        e->has_at_ms = true;
+        e->type = s_dup_or_null (rows, i, 3);
+        e->service = strdup (cm_svc_name (self->cfg->service));
+        e->outcome = s_dup_or_null (rows, i, 4);
+        e->user_id = s_dup_or_null (rows, i, 5);
+        e->request_id = s_dup_or_null (rows, i, 6);
+        e->ip = s_dup_or_null (rows, i, 7);
+        e->detail = s_dup_or_null (rows, i, 8);
+    }
+    cm_ctx_t ctx = { .rid = "audit-shipper" };
+    cm_reply_info_t info;
+    cm_err_t status = cm_client_call (self->audit, &ctx, PROTO_MSG_audit_append, &req, &rep, &info);
+    int shipped = -1;
+    if (status == CM_OK) {
+        //  Delete exactly what was acknowledged, by sequence range
+        const char *range [] = { PQgetvalue (rows, 0, 0), PQgetvalue (rows, count - 1, 0) };
+        if (cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                        "DELETE FROM audit_outbox WHERE seq BETWEEN $1 AND $2", 2, range))
+            shipped = count;
+    }
+    else
+        cm_debug ("audit not reachable (%s): %d events wait in the outbox", info.code, count);
+    proto_clear (&proto_audit_append_req_desc, &req);
+    proto_clear (&proto_audit_append_rep_desc, &rep);
+    PQclear (rows);
+    return shipped;
+}
+
+static void
+s_drain_notifications (PGconn *db)
+{
+    if (!db)
+        return;
+    PQconsumeInput (db);
+    PGnotify *note;
+    while ((note = PQnotifies (db)))
+        PQfreemem (note);
+}
+
+static void
+s_shipper_actor (zsock_t *pipe, void *arg)
+{
+    shipper_t *self = (shipper_t *) arg;
+    zsock_signal (pipe, 0);
+    int backoff = 0;                    //  ms; grows while audit is away
+    bool terminated = false;
+    while (!terminated) {
+        int shipped = s_ship_batch (self);
+        if (shipped > 0) {
+            backoff = 0;
+            s_drain_notifications (self->db);
+            //  More may be waiting; still look at the pipe between batches
+            zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, 0) > 0)
+                terminated = true;
+            continue;
+        }
+        if (shipped < 0)
+            backoff = backoff? (backoff < 5000? backoff * 2: 5000): 200;
+        //  Wait for a notification, the pipe, or the next retry
+        zmq_pollitem_t items [2] = {
+            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->db && self->listening? PQsocket (self->db): -1, ZMQ_POLLIN, 0 }
+        };
+        int count = items [1].fd >= 0? 2: 1;
+        int rc = zmq_poll (items, count, shipped < 0? backoff: 1000);
+        if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
+            terminated = true;
+        if (count == 2 && (items [1].revents & ZMQ_POLLIN))
+            s_drain_notifications (self->db);
+    }
+    //  Whatever is left stays in the outbox for the next start
+    cm_client_destroy (&self->audit);
+    PQfinish (self->db);
+    free (self);
+}
+
+zactor_t *
+cm_audit_shipper_new (const cm_config_t *cfg, zcert_t *cert)
+{
+    shipper_t *self = (shipper_t *) zmalloc (sizeof (shipper_t));
+    self->cfg = cfg;
+    self->cert = cert;
+    self->audit = cm_client_new (cert, cfg->keys_dir, CM_SVC_AUDIT, cfg->endpoints [CM_SVC_AUDIT]);
+    if (!self->audit) {
+        free (self);
+        return NULL;
+    }
+    cm_client_set_timeout (self->audit, 2000);
+    return zactor_new (s_shipper_actor, self);
+}

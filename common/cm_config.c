@@ -1,0 +1,379 @@
+/*  cm_config - the configuration table
+
+    Rows are data: adding a setting is adding a row. Defaults that depend on
+    the service (ports, allowlists) are filled in by s_default.
+*/
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "cm_config.h"
+#include "cm_log.h"
+
+typedef enum {
+    T_INT,          //  decimal integer within min..max
+    T_STR,          //  non-empty text
+    T_LEVEL,        //  log level name
+    T_ENDPOINT,     //  one tcp://host:port or ipc://path
+    T_ENDPOINTS,    //  comma-separated endpoints
+    T_PEERS,        //  comma-separated service names
+    T_PGURL,        //  postgresql:// URL without a password
+    T_REDISURL,     //  redis:// URL without a password
+    T_SECRET_FILE   //  a readable file; its content is the secret
+} row_type_t;
+
+#define ALL       0x3F
+#define BACKENDS  0x3E
+#define DBS       0x3E          //  every backend has its own schema
+#define GW        0x01
+#define SVC(s)    (1u << (s))
+
+typedef struct {
+    const char *env;            //  variable name; "%S" is the upper-case service
+    row_type_t type;
+    const char *dflt;           //  NULL = required, "" = optional and empty
+    int64_t min, max;
+    unsigned applies;           //  bit per cm_svc_t
+    size_t offset;
+    size_t secret_offset;       //  T_SECRET_FILE: where the content goes
+    const char *help;
+} row_t;
+
+#define OFF(f) offsetof (cm_config_t, f)
+static const row_t s_rows [] = {
+    { "LOG_LEVEL", T_LEVEL, "info", 0, 0, ALL, OFF (log_level), 0,
+      "debug, info, warn or error" },
+    { "KEYS_DIR", T_STR, ".run/keys", 0, 0, ALL, OFF (keys_dir), 0,
+      "directory of CURVE certificates (<service>.cert, <service>.cert_secret)" },
+    { "%S_BIND", T_ENDPOINT, "@bind", 0, 0, BACKENDS, OFF (bind), 0,
+      "ZeroMQ endpoint this service binds (loopback by default)" },
+    { "AUTH_ENDPOINTS", T_ENDPOINTS, "@endpoints", 0, 0, GW | SVC (CM_SVC_PRIVACY),
+      OFF (endpoints [CM_SVC_AUTH]), 0, "auth replicas, comma-separated" },
+    { "MISSIONS_ENDPOINTS", T_ENDPOINTS, "@endpoints", 0, 0, GW | SVC (CM_SVC_PRIVACY),
+      OFF (endpoints [CM_SVC_MISSIONS]), 0, "missions replicas, comma-separated" },
+    { "EVIDENCE_ENDPOINTS", T_ENDPOINTS, "@endpoints", 0, 0,
+      GW | SVC (CM_SVC_PRIVACY) | SVC (CM_SVC_MISSIONS),
+      OFF (endpoints [CM_SVC_EVIDENCE]), 0, "evidence replicas, comma-separated" },
+    { "PRIVACY_ENDPOINTS", T_ENDPOINTS, "@endpoints", 0, 0, GW,
+      OFF (endpoints [CM_SVC_PRIVACY]), 0, "privacy replicas, comma-separated" },
+    { "AUDIT_ENDPOINTS", T_ENDPOINTS, "@endpoints", 0, 0, ALL & ~SVC (CM_SVC_AUDIT),
+      OFF (endpoints [CM_SVC_AUDIT]), 0, "audit replicas, comma-separated" },
+    { "ALLOWED_PEERS", T_PEERS, "@peers", 0, 0, BACKENDS, OFF (allowed_peers), 0,
+      "services whose CURVE keys may connect (narrows the built-in policy)" },
+    { "IDENTITY_PEERS", T_PEERS, "gateway,privacy", 0, 0, BACKENDS, OFF (identity_peers), 0,
+      "services that may assert a user identity in an envelope" },
+    { "SERVICE_WORKERS", T_INT, "4", 1, 64, BACKENDS, OFF (workers), 0,
+      "worker threads, each with its own database connection" },
+    { "SERVICE_MAX_QUEUE", T_INT, "1024", 16, 65536, BACKENDS, OFF (max_queue), 0,
+      "requests waiting for a worker before new ones get 'busy'" },
+    { "REQUEST_TIMEOUT_MS", T_INT, "5000", 100, 600000, ALL, OFF (request_timeout_ms), 0,
+      "budget of a request that did not say its own" },
+    { "DRAIN_TIMEOUT_MS", T_INT, "10000", 0, 600000, ALL, OFF (drain_timeout_ms), 0,
+      "on SIGTERM, how long in-flight requests may finish" },
+    { "DATABASE_URL", T_PGURL, NULL, 0, 0, DBS, OFF (database_url), 0,
+      "PostgreSQL URL of this service's own role, without the password" },
+    { "DATABASE_PASSWORD_FILE", T_SECRET_FILE, "", 0, 0, DBS, OFF (database_password_file),
+      OFF (database_password), "file holding that role's password" },
+    { "DATABASE_CONNECT_TIMEOUT_MS", T_INT, "3000", 100, 60000, DBS, OFF (database_timeout_ms), 0,
+      "PostgreSQL connect timeout" },
+    { "REDIS_URL", T_REDISURL, "redis://127.0.0.1:6379/0", 0, 0, GW | SVC (CM_SVC_AUTH),
+      OFF (redis_url), 0, "Redis for rate limits and revoked sessions" },
+    { "REDIS_PASSWORD_FILE", T_STR, "", 0, 0, GW | SVC (CM_SVC_AUTH), OFF (redis_password_file), 0,
+      "file holding the Redis password (optional)" },
+    { "GATEWAY_BIND_ADDRESS", T_STR, "127.0.0.1", 0, 0, GW, OFF (gateway_bind_address), 0,
+      "address the public HTTP(S) ports bind" },
+    { "GATEWAY_HTTP_PORT", T_INT, "8080", 1, 65535, GW, OFF (gateway_http_port), 0,
+      "public HTTP port" },
+    { "GATEWAY_HTTPS_PORT", T_INT, "8443", 1, 65535, GW, OFF (gateway_https_port), 0,
+      "public HTTPS port (when TLS files are set)" },
+    { "GATEWAY_METRICS_PORT", T_INT, "9100", 1, 65535, GW, OFF (gateway_metrics_port), 0,
+      "internal port for /metrics, bound to loopback by default" },
+    { "GATEWAY_THREADS", T_INT, "64", 4, 1024, GW, OFF (gateway_threads), 0,
+      "HTTP worker threads (one per kept-alive connection)" },
+    { "BACKEND_TIMEOUT_MS", T_INT, "3000", 50, 60000, GW, OFF (backend_timeout_ms), 0,
+      "deadline of one call from the gateway to a backend" },
+    { "READY_TIMEOUT_MS", T_INT, "500", 50, 10000, GW, OFF (ready_timeout_ms), 0,
+      "how long /readyz waits for each backend's pong" },
+    { "AUDIT_BATCH", T_INT, "100", 1, 256, ALL & ~SVC (CM_SVC_AUDIT), OFF (audit_batch), 0,
+      "audit events shipped per message" },
+};
+#define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
+
+//  Resolves "%S" in a row name for this service
+static void
+s_row_name (const row_t *row, cm_svc_t svc, char *name, size_t size)
+{
+    const char *mark = strstr (row->env, "%S");
+    if (!mark) {
+        snprintf (name, size, "%s", row->env);
+        return;
+    }
+    char upper [32];
+    const char *svc_name = cm_svc_name (svc);
+    size_t i;
+    for (i = 0; svc_name [i] && i + 1 < sizeof upper; i++)
+        upper [i] = (char) toupper ((unsigned char) svc_name [i]);
+    upper [i] = 0;
+    snprintf (name, size, "%.*s%s%s", (int) (mark - row->env), row->env, upper, mark + 2);
+}
+
+//  Service-dependent defaults, written "@what" in the table
+static void
+s_default (const row_t *row, cm_svc_t svc, char *value, size_t size)
+{
+    if (strcmp (row->dflt, "@bind") == 0)
+        snprintf (value, size, "tcp://127.0.0.1:%d", cm_svc_default_port (svc));
+    else
+    if (strcmp (row->dflt, "@endpoints") == 0) {
+        //  The target service is the one whose endpoints slot the row fills
+        int target = (int) ((row->offset - OFF (endpoints)) / sizeof (char *));
+        snprintf (value, size, "tcp://127.0.0.1:%d", cm_svc_default_port ((cm_svc_t) target));
+    }
+    else
+    if (strcmp (row->dflt, "@peers") == 0)
+        snprintf (value, size, "%s", cm_svc_default_peers (svc));
+    else
+        snprintf (value, size, "%s", row->dflt);
+}
+
+int
+cm_config_split (const char *list, char **items, int max)
+{
+    int count = 0;
+    const char *p = list;
+    while (p && *p) {
+        const char *end = strchr (p, ',');
+        size_t len = end? (size_t) (end - p): strlen (p);
+        const char *start = p;
+        while (len && isspace ((unsigned char) *start)) { start++; len--; }
+        while (len && isspace ((unsigned char) start [len - 1])) len--;
+        if (len) {
+            if (count == max) {
+                for (int i = 0; i < count; i++)
+                    free (items [i]);
+                return -1;
+            }
+            items [count++] = strndup (start, len);
+        }
+        p = end? end + 1: NULL;
+    }
+    return count;
+}
+
+static bool
+s_valid_endpoint (const char *ep)
+{
+    if (strncmp (ep, "ipc://", 6) == 0)
+        return strlen (ep) > 6 && strlen (ep) < 100;
+    if (strncmp (ep, "tcp://", 6) != 0)
+        return false;
+    const char *colon = strrchr (ep + 6, ':');
+    if (!colon || colon == ep + 6)
+        return false;
+    for (const char *c = ep + 6; c < colon; c++)
+        if (!(isalnum ((unsigned char) *c) || strchr (".-_*[]:", *c)))
+            return false;
+    char *end;
+    long port = strtol (colon + 1, &end, 10);
+    return *end == 0 && port >= 1 && port <= 65535;
+}
+
+static char *
+s_read_secret (const char *path, char *problem, size_t size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (problem, size, "cannot read %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char buffer [1024];
+    size_t n = fread (buffer, 1, sizeof buffer - 1, file);
+    bool more = fgetc (file) != EOF;
+    fclose (file);
+    while (n && (buffer [n - 1] == '\n' || buffer [n - 1] == '\r'))
+        n--;
+    buffer [n] = 0;
+    if (more || n == 0 || strlen (buffer) != n) {
+        snprintf (problem, size, "%s must hold one line of 1..1000 bytes", path);
+        return NULL;
+    }
+    return strdup (buffer);
+}
+
+//  Validates one value; returns NULL or a problem description in problem
+static const char *
+s_check (const row_t *row, const char *value, cm_config_t *cfg, char *problem, size_t size)
+{
+    void *slot = (char *) cfg + row->offset;
+    switch (row->type) {
+        case T_INT: {
+            errno = 0;
+            char *end;
+            long long n = strtoll (value, &end, 10);
+            if (errno || end == value || *end) {
+                snprintf (problem, size, "'%s' is not a whole number", value);
+                return problem;
+            }
+            if (n < row->min || n > row->max) {
+                snprintf (problem, size, "%lld is outside %lld..%lld", n,
+                          (long long) row->min, (long long) row->max);
+                return problem;
+            }
+            *(int64_t *) slot = n;
+            return NULL;
+        }
+        case T_LEVEL: {
+            int level = cm_log_level_parse (value);
+            if (level < 0) {
+                snprintf (problem, size, "'%s' is not one of debug, info, warn, error", value);
+                return problem;
+            }
+            *(int *) slot = level;
+            return NULL;
+        }
+        case T_ENDPOINT:
+            if (!s_valid_endpoint (value)) {
+                snprintf (problem, size, "'%s' is not tcp://host:port or ipc://path", value);
+                return problem;
+            }
+            break;
+        case T_ENDPOINTS: {
+            char *items [16];
+            int count = cm_config_split (value, items, 16);
+            bool ok = count > 0;
+            for (int i = 0; i < count; i++) {
+                ok = ok && s_valid_endpoint (items [i]);
+                free (items [i]);
+            }
+            if (!ok) {
+                snprintf (problem, size, "'%s' is not a list of 1..16 tcp://host:port endpoints", value);
+                return problem;
+            }
+            break;
+        }
+        case T_PEERS: {
+            char *items [CM_SVC_COUNT + 1];
+            int count = cm_config_split (value, items, CM_SVC_COUNT);
+            bool ok = count >= 0;
+            for (int i = 0; i < count; i++) {
+                ok = ok && cm_svc_lookup (items [i]) >= 0;
+                free (items [i]);
+            }
+            if (!ok) {
+                snprintf (problem, size, "'%s' names an unknown service", value);
+                return problem;
+            }
+            break;
+        }
+        case T_PGURL:
+        case T_REDISURL: {
+            const char *scheme = row->type == T_PGURL? "postgresql://": "redis://";
+            if (strncmp (value, scheme, strlen (scheme)) != 0) {
+                snprintf (problem, size, "must start with %s", scheme);
+                return problem;
+            }
+            //  A password in a URL ends up in process listings and logs
+            const char *authority = value + strlen (scheme);
+            const char *at = strchr (authority, '@');
+            const char *slash = strchr (authority, '/');
+            if (at && (!slash || at < slash) && memchr (authority, ':', (size_t) (at - authority))) {
+                snprintf (problem, size, "must not contain a password (use the _PASSWORD_FILE variable)");
+                return problem;
+            }
+            break;
+        }
+        case T_SECRET_FILE:
+            if (*value) {
+                char *secret = s_read_secret (value, problem, size);
+                if (!secret)
+                    return problem;
+                *(char **) ((char *) cfg + row->secret_offset) = secret;
+            }
+            break;
+        case T_STR:
+            break;
+    }
+    *(char **) slot = strdup (value);
+    return NULL;
+}
+
+int
+cm_config_load (cm_config_t *cfg, cm_svc_t svc, cm_config_get_fn *get, void *arg, FILE *errors)
+{
+    memset (cfg, 0, sizeof *cfg);
+    cfg->service = svc;
+    int problems = 0;
+    for (size_t i = 0; i < ROW_COUNT; i++) {
+        const row_t *row = &s_rows [i];
+        if (!(row->applies & SVC (svc)))
+            continue;
+        char name [64], fallback [256], problem [512];
+        s_row_name (row, svc, name, sizeof name);
+        const char *value = get (name, arg);
+        if (!value || !*value) {
+            if (!row->dflt) {
+                fprintf (errors, "config: %s is required (%s)\n", name, row->help);
+                problems++;
+                continue;
+            }
+            s_default (row, svc, fallback, sizeof fallback);
+            value = fallback;
+        }
+        else
+        if (strlen (value) > 4096) {
+            fprintf (errors, "config: %s is longer than 4096 bytes\n", name);
+            problems++;
+            continue;
+        }
+        if (!*value && row->type != T_STR && row->type != T_SECRET_FILE && row->type != T_PEERS)
+            continue;
+        if (s_check (row, value, cfg, problem, sizeof problem)) {
+            //  Secret rows name the file, never its content
+            fprintf (errors, "config: %s: %s\n", name, problem);
+            problems++;
+        }
+    }
+    return problems? -1: 0;
+}
+
+void
+cm_config_clear (cm_config_t *cfg)
+{
+    for (size_t i = 0; i < ROW_COUNT; i++) {
+        const row_t *row = &s_rows [i];
+        if (row->type == T_INT || row->type == T_LEVEL)
+            continue;
+        char **slot = (char **) ((char *) cfg + row->offset);
+        free (*slot);
+        *slot = NULL;
+        if (row->type == T_SECRET_FILE) {
+            char **secret = (char **) ((char *) cfg + row->secret_offset);
+            if (*secret) {
+                //  Do not leave the password in freed heap memory
+                memset (*secret, 0, strlen (*secret));
+                free (*secret);
+                *secret = NULL;
+            }
+        }
+    }
+    memset (cfg, 0, sizeof *cfg);
+}
+
+void
+cm_config_print_help (cm_svc_t svc, FILE *out)
+{
+    fprintf (out, "%s reads these environment variables:\n", cm_svc_name (svc));
+    for (size_t i = 0; i < ROW_COUNT; i++) {
+        const row_t *row = &s_rows [i];
+        if (!(row->applies & SVC (svc)))
+            continue;
+        char name [64], fallback [256];
+        s_row_name (row, svc, name, sizeof name);
+        if (row->dflt)
+            s_default (row, svc, fallback, sizeof fallback);
+        fprintf (out, "  %-28s %s (default: %s)\n", name, row->help,
+                 row->dflt? (*fallback? fallback: "empty"): "required");
+    }
+}

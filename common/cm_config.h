@@ -1,0 +1,69 @@
+/*  cm_config - every setting of every service, as one table of rows
+
+    Each row names its environment variable, type, default, bounds, which
+    services read it and whether it is secret. Loading validates every row
+    and reports every problem (naming the variable) before the service
+    refuses to start. Code reads cfg->field, never getenv.
+*/
+#ifndef CM_CONFIG_H_INCLUDED
+#define CM_CONFIG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "cm_svc.h"
+
+typedef struct {
+    cm_svc_t service;                       //  which service loaded this
+    int log_level;                          //  LOG_LEVEL
+    char *keys_dir;                         //  KEYS_DIR
+    char *bind;                             //  <SVC>_BIND, backends only
+    char *endpoints [CM_SVC_COUNT];         //  <SVC>_ENDPOINTS, per backend
+    char *allowed_peers;                    //  ALLOWED_PEERS (ZAP allowlist)
+    char *identity_peers;                   //  IDENTITY_PEERS
+    int64_t workers;                        //  SERVICE_WORKERS
+    int64_t request_timeout_ms;             //  REQUEST_TIMEOUT_MS
+    int64_t drain_timeout_ms;               //  DRAIN_TIMEOUT_MS
+    int64_t max_queue;                      //  SERVICE_MAX_QUEUE
+    char *database_url;                     //  DATABASE_URL
+    char *database_password;                //  read from DATABASE_PASSWORD_FILE; secret
+    char *database_password_file;           //  DATABASE_PASSWORD_FILE
+    int64_t database_timeout_ms;            //  DATABASE_CONNECT_TIMEOUT_MS
+    char *redis_url;                        //  REDIS_URL
+    char *redis_password_file;              //  REDIS_PASSWORD_FILE
+    char *gateway_bind_address;             //  GATEWAY_BIND_ADDRESS
+    int64_t gateway_http_port;              //  GATEWAY_HTTP_PORT
+    int64_t gateway_https_port;             //  GATEWAY_HTTPS_PORT
+    int64_t gateway_metrics_port;           //  GATEWAY_METRICS_PORT
+    int64_t gateway_threads;                //  GATEWAY_THREADS
+    int64_t backend_timeout_ms;             //  BACKEND_TIMEOUT_MS
+    int64_t ready_timeout_ms;               //  READY_TIMEOUT_MS
+    int64_t audit_batch;                    //  AUDIT_BATCH
+} cm_config_t;
+
+//  Where a value comes from: getenv in services, a table in tests
+typedef const char *(cm_config_get_fn) (const char *name, void *arg);
+
+//  ----------------------------------------------------------------------
+//  Load and validate the rows that apply to svc. Every problem is written
+//  to errors (one line each, naming the variable). Returns 0, or -1 with
+//  cfg holding whatever was read (free it with cm_config_clear).
+int
+    cm_config_load (cm_config_t *cfg, cm_svc_t svc, cm_config_get_fn *get, void *arg,
+                    FILE *errors);
+
+//  Free the strings of a loaded config and zero it
+void
+    cm_config_clear (cm_config_t *cfg);
+
+//  Print the rows that apply to svc (variable, default, meaning), for --help
+void
+    cm_config_print_help (cm_svc_t svc, FILE *out);
+
+//  ----------------------------------------------------------------------
+//  Split a comma-separated list into at most max trimmed items written to
+//  items (each a fresh string). Returns the count, -1 when over max.
+int
+    cm_config_split (const char *list, char **items, int max);
+
+#endif

@@ -1,0 +1,152 @@
+/*  cm_db - connections and migrations */
+#include <czmq.h>
+#include <openssl/evp.h>
+#include "cm_db.h"
+#include "cm_log.h"
+
+PGconn *
+cm_db_connect (const cm_config_t *cfg)
+{
+    char timeout [32], options [256];
+    //  libpq wants whole seconds; round up so a short timeout is not zero
+    snprintf (timeout, sizeof timeout, "%lld", (long long) (cfg->database_timeout_ms + 999) / 1000);
+    snprintf (options, sizeof options,
+              "-c search_path=%s -c statement_timeout=%lld -c idle_in_transaction_session_timeout=%lld",
+              cm_svc_name (cfg->service), (long long) cfg->request_timeout_ms,
+              (long long) cfg->request_timeout_ms * 2);
+    const char *keys [] = { "dbname", "password", "connect_timeout", "application_name",
+                            "options", NULL };
+    const char *values [] = { cfg->database_url, cfg->database_password,
+                              timeout, cm_svc_name (cfg->service), options, NULL };
+    if (!cfg->database_password) {
+        keys [1] = "connect_timeout";   //  no password: shift the rest down
+        values [1] = timeout;
+        keys [2] = "application_name";
+        values [2] = cm_svc_name (cfg->service);
+        keys [3] = "options";
+        values [3] = options;
+        keys [4] = NULL;
+    }
+    PGconn *db = PQconnectdbParams (keys, values, 1);
+    if (!db || PQstatus (db) != CONNECTION_OK) {
+        const char *message = db? PQerrorMessage (db): "out of memory";
+        size_t len = strlen (message);
+        cm_warn ("database connection failed: %.*s", (int) (len && message [len - 1] == '\n'? len - 1: len),
+                 message);
+        PQfinish (db);
+        return NULL;
+    }
+    return db;
+}
+
+PGconn *
+cm_db_connect_wait (const cm_config_t *cfg, int64_t wait_ms, bool (*give_up) (void))
+{
+    int64_t until = zclock_mono () + wait_ms;
+    int delay = 100;
+    while (true) {
+        PGconn *db = cm_db_connect (cfg);
+        if (db || zclock_mono () + delay > until || (give_up && give_up ()))
+            return db;
+        zclock_sleep (delay);
+        delay = delay < 2000? delay * 2: 2000;
+    }
+}
+
+PGconn *
+cm_db_ensure (PGconn **db_p, const cm_config_t *cfg)
+{
+    if (*db_p && PQstatus (*db_p) == CONNECTION_OK)
+        return *db_p;
+    PQfinish (*db_p);
+    *db_p = cm_db_connect (cfg);
+    return *db_p;
+}
+
+bool
+cm_db_exec (PGconn *db, PGresult **result_p, ExecStatusType want,
+            const char *sql, int count, const char *const *params)
+{
+    PGresult *result = PQexecParams (db, sql, count, NULL, params, NULL, NULL, 0);
+    bool ok = result && PQresultStatus (result) == want;
+    if (!ok) {
+        const char *message = PQresultErrorMessage (result);
+        size_t len = strlen (message);
+        cm_warn ("database: %.*s", (int) (len && message [len - 1] == '\n'? len - 1: len), message);
+    }
+    if (result_p && ok)
+        *result_p = result;
+    else
+        PQclear (result);
+    return ok;
+}
+
+static void
+s_sha256_hex (const char *text, char *hex)
+{
+    unsigned char digest [32];
+    unsigned int len = 0;
+    EVP_Digest (text, strlen (text), digest, &len, EVP_sha256 (), NULL);
+    for (unsigned i = 0; i < 32; i++)
+        sprintf (hex + 2 * i, "%02x", digest [i]);
+}
+
+static int
+s_apply (PGconn *db, const char *component, const cm_migration_t *m)
+{
+    char version [16], checksum [65];
+    snprintf (version, sizeof version, "%d", m->version);
+    s_sha256_hex (m->sql, checksum);
+    const char *key [] = { component, version };
+    PGresult *result = NULL;
+    if (!cm_db_exec (db, &result, PGRES_TUPLES_OK,
+                     "SELECT checksum FROM schema_migrations WHERE component = $1 AND version = $2",
+                     2, key))
+        return -1;
+    bool applied = PQntuples (result) == 1;
+    bool same = applied && streq (PQgetvalue (result, 0, 0), checksum);
+    PQclear (result);
+    if (applied) {
+        if (!same)
+            cm_error ("migration %s/%s changed after it was applied: refusing to start",
+                      component, m->name);
+        return same? 0: -1;
+    }
+    if (!cm_db_exec (db, NULL, PGRES_COMMAND_OK, "BEGIN", 0, NULL))
+        return -1;
+    //  Migration text is ours, compiled in: plain PQexec runs all its statements
+    PGresult *applied_result = PQexec (db, m->sql);
+    bool ok = PQresultStatus (applied_result) == PGRES_COMMAND_OK
+           || PQresultStatus (applied_result) == PGRES_TUPLES_OK;
+    if (!ok)
+        cm_error ("migration %s/%s failed: %s", component, m->name, PQresultErrorMessage (applied_result));
+    PQclear (applied_result);
+    const char *row [] = { component, version, m->name, checksum };
+    ok = ok && cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                           "INSERT INTO schema_migrations (component, version, name, checksum)"
+                           " VALUES ($1, $2, $3, $4)", 4, row);
+    ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK, ok? "COMMIT": "ROLLBACK", 0, NULL) && ok;
+    if (ok)
+        cm_info ("applied migration %s/%s", component, m->name);
+    return ok? 0: -1;
+}
+
+int
+cm_db_migrate (PGconn *db, const cm_migrations_t *const *sets, size_t set_count)
+{
+    //  One lock per schema: replicas starting together wait for each other
+    if (!cm_db_exec (db, NULL, PGRES_TUPLES_OK,
+                     "SELECT pg_advisory_lock (hashtext (current_schema () || '.migrations'))", 0, NULL))
+        return -1;
+    int rc = cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                         " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                         " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now (),"
+                         " PRIMARY KEY (component, version))", 0, NULL)? 0: -1;
+    for (size_t s = 0; rc == 0 && s < set_count; s++)
+        for (size_t i = 0; rc == 0 && i < sets [s]->count; i++)
+            rc = s_apply (db, sets [s]->component, &sets [s]->items [i]);
+    cm_db_exec (db, NULL, PGRES_TUPLES_OK,
+                "SELECT pg_advisory_unlock (hashtext (current_schema () || '.migrations'))", 0, NULL);
+    return rc;
+}

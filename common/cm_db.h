@@ -1,0 +1,57 @@
+/*  cm_db - PostgreSQL as this service's own role, and its migrations
+
+    A connection sets application_name, a statement timeout and the search
+    path to the service's own schema. Migrations are SQL files compiled into
+    the binary, applied at start-up under an advisory lock so replicas that
+    start together apply each exactly once; an applied migration whose text
+    changed stops the service.
+*/
+#ifndef CM_DB_H_INCLUDED
+#define CM_DB_H_INCLUDED
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "cm_config.h"
+
+typedef struct {
+    int version;                    //  from the file name, e.g. 1 for 001_init.sql
+    const char *name;               //  file name
+    const char *sql;                //  its text
+} cm_migration_t;
+
+typedef struct {
+    const char *component;          //  "common" or the service name
+    const cm_migration_t *items;
+    size_t count;
+} cm_migrations_t;
+
+//  Migrations every service schema gets (the audit outbox)
+extern const cm_migrations_t common_migrations;
+
+//  ----------------------------------------------------------------------
+//  Connect as cfg's role. NULL on failure (logged without secrets).
+PGconn *
+    cm_db_connect (const cm_config_t *cfg);
+
+//  Connect, retrying with backoff for up to wait_ms (dependencies may
+//  start after us) or until give_up () says stop. NULL when it never
+//  succeeded.
+PGconn *
+    cm_db_connect_wait (const cm_config_t *cfg, int64_t wait_ms, bool (*give_up) (void));
+
+//  The connection, reconnected first if it was lost; NULL when down
+PGconn *
+    cm_db_ensure (PGconn **db_p, const cm_config_t *cfg);
+
+//  ----------------------------------------------------------------------
+//  Apply the sets in order. Returns 0, or -1 (logged) on any failure.
+int
+    cm_db_migrate (PGconn *db, const cm_migrations_t *const *sets, size_t set_count);
+
+//  Run a parameterised command; true when it returned want (PGRES_*).
+//  On failure logs the error. *result_p (optional) receives the result.
+bool
+    cm_db_exec (PGconn *db, PGresult **result_p, ExecStatusType want,
+                const char *sql, int count, const char *const *params);
+
+#endif

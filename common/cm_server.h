@@ -1,0 +1,60 @@
+/*  cm_server - the one loop every backend service runs
+
+    A frontend actor owns the CURVE ROUTER and hands each request to an idle
+    worker thread (least-recently-used), queueing at most SERVICE_MAX_QUEUE
+    when all are busy and answering "busy" past that. A worker decodes the
+    envelope strictly, checks that the peer may assert the identity it
+    carries, enforces the deadline, decodes the typed body, calls the route's
+    handler and encodes the reply. Handlers see typed structs only.
+
+    On $TERM the frontend unbinds (new requests go to other replicas), lets
+    in-flight and queued requests finish for up to DRAIN_TIMEOUT_MS, then
+    stops its workers.
+*/
+#ifndef CM_SERVER_H_INCLUDED
+#define CM_SERVER_H_INCLUDED
+
+#include <czmq.h>
+#include "cm_client.h"
+#include "cm_config.h"
+#include "cm_ctx.h"
+#include "cm_err.h"
+
+//  A handler: typed request in, typed reply out, a status back. It may
+//  write a message for the client into info->message on errors.
+typedef cm_err_t (cm_handler_fn) (void *state, const cm_ctx_t *ctx,
+                                  const void *req, void *rep, cm_reply_info_t *info);
+
+typedef struct {
+    int msg_id;                     //  PROTO_MSG_*
+    cm_handler_fn *handler;
+    bool needs_user;                //  refuse without a verified user id
+} cm_route_t;
+
+typedef struct {
+    cm_svc_t service;
+    const cm_config_t *cfg;         //  borrowed, outlives the server
+    zcert_t *cert;                  //  borrowed, outlives the server
+    const cm_route_t *routes;       //  borrowed (static table)
+    size_t route_count;
+    //  Per-worker state (its own database connection, clients...);
+    //  NULL worker_new means no state
+    void *(*worker_new) (const cm_config_t *cfg, zcert_t *cert, int index);
+    void (*worker_destroy) (void **state_p);
+} cm_server_spec_t;
+
+//  ----------------------------------------------------------------------
+//  Start the server; the spec must outlive it. Returns NULL when the
+//  endpoint could not be bound or a worker could not start.
+zactor_t *
+    cm_server_new (const cm_server_spec_t *spec);
+
+//  ----------------------------------------------------------------------
+//  Handle one request frame as a worker would (exposed for tests): decode,
+//  check, dispatch to the spec's routes, encode the reply into buf.
+void
+    cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
+                       int64_t arrived, const uint8_t *data, size_t size,
+                       msgpack_sbuffer *buf);
+
+#endif

@@ -1,0 +1,274 @@
+/*  gateway_http - CivetWeb set-up, request framing, responses, access log */
+#include <czmq.h>
+#include "gateway_http.h"
+#include "gateway_metrics.h"
+#include "gateway_routes.h"
+#include "../../common/cm_log.h"
+
+struct gateway_http_s {
+    struct mg_context *public_ctx;      //  the API ports
+    struct mg_context *metrics_ctx;     //  internal /metrics port
+    const cm_config_t *cfg;             //  borrowed
+    zcert_t *cert;                      //  borrowed
+};
+
+static const char *
+s_reason (int status)
+{
+    switch (status) {
+        case 200: return "OK";
+        case 201: return "Created";
+        case 202: return "Accepted";
+        case 204: return "No Content";
+        case 302: return "Found";
+        case 400: return "Bad Request";
+        case 401: return "Unauthorized";
+        case 403: return "Forbidden";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 409: return "Conflict";
+        case 413: return "Payload Too Large";
+        case 415: return "Unsupported Media Type";
+        case 422: return "Unprocessable Content";
+        case 429: return "Too Many Requests";
+        case 500: return "Internal Server Error";
+        case 502: return "Bad Gateway";
+        case 503: return "Service Unavailable";
+        case 504: return "Gateway Timeout";
+        default:  return "Status";
+    }
+}
+
+void
+gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
+{
+    char head [1024];
+    int n = snprintf (head, sizeof head,
+        "HTTP/1.1 %d %s\r\n"
+        "Content-Type: application/json; charset=utf-8\r\n"
+        "Content-Length: %zu\r\n"
+        "X-Request-Id: %s\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "X-Frame-Options: DENY\r\n"
+        "Referrer-Policy: no-referrer\r\n"
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        "Cache-Control: no-store\r\n"
+        "%s%s"
+        "\r\n",
+        status, s_reason (status), len, req->ctx.rid,
+        req->info->is_ssl? "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n": "",
+        status == 401? "WWW-Authenticate: Bearer\r\n": "");
+    mg_write (req->conn, head, (size_t) n);
+    if (!streq (req->info->request_method, "HEAD") && len)
+        mg_write (req->conn, json, len);
+    req->status = status;
+}
+
+void
+gateway_send_error (gateway_req_t *req, int status, const char *code, const char *message)
+{
+    char body [2048];
+    size_t len = 0;
+    len += (size_t) snprintf (body, sizeof body, "{\"error\":{\"code\":\"");
+    cm_json_escape (body, 200, &len, code);
+    len += (size_t) snprintf (body + len, sizeof body - len, "\",\"message\":\"");
+    cm_json_escape (body, sizeof body - 120, &len, message);
+    len += (size_t) snprintf (body + len, sizeof body - len, "\"},\"request_id\":\"%s\"}", req->ctx.rid);
+    gateway_send_json (req, status, body, len);
+}
+
+//  A client's X-Request-Id is kept only when it is short and plain, so it
+//  cannot inject anything into logs or headers
+static bool
+s_sane_request_id (const char *id)
+{
+    size_t len = id? strlen (id): 0;
+    if (len < 8 || len > 64)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!(isalnum ((unsigned char) id [i]) || id [i] == '-' || id [i] == '_' || id [i] == '.'))
+            return false;
+    return true;
+}
+
+static int
+s_handle (struct mg_connection *conn, void *cbdata)
+{
+    gateway_http_t *self = (gateway_http_t *) cbdata;
+    int64_t started = zclock_usecs ();
+    gateway_req_t req = {
+        .conn = conn, .info = mg_get_request_info (conn),
+        .backends = (gateway_backends_t *) mg_get_thread_pointer (conn),
+        .cfg = self->cfg, .route = "unmatched", .status = 0
+    };
+    const char *rid = mg_get_header (conn, "X-Request-Id");
+    if (s_sane_request_id (rid))
+        snprintf (req.ctx.rid, sizeof req.ctx.rid, "%s", rid);
+    else
+        cm_ctx_new_request_id (req.ctx.rid);
+    snprintf (req.ctx.ip, sizeof req.ctx.ip, "%s", req.info->remote_addr);
+    cm_log_set_request_id (req.ctx.rid);
+
+    if (!req.backends)
+        //  This thread could not build its clients: fail closed
+        gateway_send_error (&req, 503, "service_unavailable", "gateway not ready");
+    else
+        gateway_routes_dispatch (&req);
+    if (!req.status)
+        gateway_send_error (&req, 500, "internal_error", "no response");
+
+    int64_t duration = zclock_usecs () - started;
+    gateway_metrics_observe (req.status, duration);
+    char status [8], micros [24];
+    snprintf (status, sizeof status, "%d", req.status);
+    snprintf (micros, sizeof micros, "%lld", (long long) duration);
+    cm_log_fields (CM_LOG_INFO, "access", "method", req.info->request_method, "route", req.route,
+                   "status", status, "duration_us", micros, "ip", req.ctx.ip,
+                   "user_id", req.ctx.uid, NULL);
+    cm_log_set_request_id ("");
+    return req.status;
+}
+
+static int
+s_metrics (struct mg_connection *conn, void *cbdata)
+{
+    (void) cbdata;
+    static _Thread_local char body [64 * 1024];
+    size_t len = gateway_metrics_render (body, sizeof body);
+    mg_printf (conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                     "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n", len);
+    mg_write (conn, body, len);
+    return 200;
+}
+
+//  CivetWeb logs through us as JSON, never to its own files
+static int
+s_log_message (const struct mg_connection *conn, const char *message)
+{
+    (void) conn;
+    cm_warn ("http: %s", message);
+    return 1;
+}
+
+static void *
+s_init_thread (const struct mg_context *ctx, int thread_type)
+{
+    //  Worker threads (type 1) each get their own backend clients
+    if (thread_type != 1)
+        return NULL;
+    gateway_http_t *self = (gateway_http_t *) mg_get_user_data (ctx);
+    if (!self->cert)
+        return NULL;                    //  the metrics server needs none
+    gateway_backends_t *backends = gateway_backends_new (self->cfg, self->cert);
+    if (!backends)
+        cm_error ("cannot create backend clients for an HTTP thread");
+    return backends;
+}
+
+static void
+s_exit_thread (const struct mg_context *ctx, int thread_type, void *thread_pointer)
+{
+    (void) ctx;
+    if (thread_type == 1 && thread_pointer) {
+        gateway_backends_t *backends = (gateway_backends_t *) thread_pointer;
+        gateway_backends_destroy (&backends);
+    }
+}
+
+static struct mg_context *
+s_start (gateway_http_t *self, const char **options, bool with_backends,
+         mg_request_handler handler)
+{
+    struct mg_callbacks callbacks;
+    memset (&callbacks, 0, sizeof callbacks);
+    callbacks.log_message = s_log_message;
+    callbacks.init_thread = s_init_thread;
+    callbacks.exit_thread = s_exit_thread;
+    struct mg_init_data init = { &callbacks, self, options };
+    struct mg_error_data error;
+    char text [256] = "";
+    memset (&error, 0, sizeof error);
+    error.text = text;
+    error.text_buffer_size = sizeof text;
+    zcert_t *cert = self->cert;
+    if (!with_backends)
+        self->cert = NULL;              //  s_init_thread reads it while threads start
+    struct mg_context *ctx = mg_start2 (&init, &error);
+    self->cert = cert;
+    if (!ctx)
+        cm_error ("http server did not start: %s", text);
+    else
+        mg_set_request_handler (ctx, "/", handler, self);
+    return ctx;
+}
+
+gateway_http_t *
+gateway_http_new (const cm_config_t *cfg, zcert_t *cert)
+{
+    mg_init_library (MG_FEATURES_TLS);
+    gateway_http_t *self = (gateway_http_t *) zmalloc (sizeof (gateway_http_t));
+    self->cfg = cfg;
+    self->cert = cert;
+
+    char ports [128], threads [16], metrics_port [64];
+    snprintf (ports, sizeof ports, "%s:%lld", cfg->gateway_bind_address, (long long) cfg->gateway_http_port);
+    snprintf (threads, sizeof threads, "%lld", (long long) cfg->gateway_threads);
+    snprintf (metrics_port, sizeof metrics_port, "127.0.0.1:%lld", (long long) cfg->gateway_metrics_port);
+    //  Every option that matters is spelled out: CivetWeb's defaults serve
+    //  files, answer CORS with '*', and wait 30 s for slow clients
+    const char *options [] = {
+        "listening_ports", ports,
+        "num_threads", threads,
+        "enable_keep_alive", "yes",
+        "keep_alive_timeout_ms", "5000",
+        "request_timeout_ms", "10000",
+        "linger_timeout_ms", "0",
+        "max_request_size", "16384",
+        "tcp_nodelay", "1",
+        "listen_backlog", "1024",
+        "connection_queue", "256",
+        "enable_directory_listing", "no",
+        "allow_sendfile_call", "no",
+        "access_control_allow_origin", "",
+        "access_control_allow_methods", "",
+        "access_control_allow_headers", "",
+        "enable_auth_domain_check", "no",
+        "decode_url", "yes",
+        "cgi_pattern", "",
+        "ssi_pattern", "",
+        "index_files", "",
+        NULL
+    };
+    self->public_ctx = s_start (self, options, true, s_handle);
+    const char *metrics_options [] = {
+        "listening_ports", metrics_port,
+        "num_threads", "2",
+        "request_timeout_ms", "5000",
+        "enable_directory_listing", "no",
+        "access_control_allow_origin", "",
+        "cgi_pattern", "",
+        "ssi_pattern", "",
+        "index_files", "",
+        NULL
+    };
+    if (self->public_ctx)
+        self->metrics_ctx = s_start (self, metrics_options, false, s_metrics);
+    if (!self->public_ctx || !self->metrics_ctx)
+        gateway_http_destroy (&self);
+    return self;
+}
+
+void
+gateway_http_destroy (gateway_http_t **self_p)
+{
+    gateway_http_t *self = *self_p;
+    if (self) {
+        //  mg_stop lets in-flight requests finish before it returns
+        if (self->public_ctx)
+            mg_stop (self->public_ctx);
+        if (self->metrics_ctx)
+            mg_stop (self->metrics_ctx);
+        free (self);
+        *self_p = NULL;
+    }
+}

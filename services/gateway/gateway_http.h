@@ -1,0 +1,45 @@
+/*  gateway_http - the public HTTP surface on CivetWeb
+
+    Every CivetWeb option is set on purpose (no files served, no built-in
+    CORS, bounded headers, timeouts for slow clients). Every response,
+    errors included, carries X-Request-Id and the security headers, and
+    every request leaves one JSON access-log line.
+*/
+#ifndef GATEWAY_HTTP_H_INCLUDED
+#define GATEWAY_HTTP_H_INCLUDED
+
+#include <civetweb.h>
+#include "gateway_backends.h"
+#include "../../common/cm_ctx.h"
+
+typedef struct gateway_http_s gateway_http_t;
+
+//  A request in flight: what handlers read and what the access log needs
+typedef struct {
+    struct mg_connection *conn;
+    const struct mg_request_info *info;
+    gateway_backends_t *backends;       //  this thread's clients
+    const cm_config_t *cfg;
+    cm_ctx_t ctx;                       //  request id, client IP, identity
+    const char *route;                  //  matched pattern, for logs and metrics
+    int status;                         //  set when the response is sent
+} gateway_req_t;
+
+//  ----------------------------------------------------------------------
+//  Start serving; cfg and cert are borrowed and must outlive the server.
+//  NULL when a port cannot be bound.
+gateway_http_t *
+    gateway_http_new (const cm_config_t *cfg, zcert_t *cert);
+void
+    gateway_http_destroy (gateway_http_t **self_p);
+
+//  ----------------------------------------------------------------------
+//  Send a JSON body with status and the standard headers
+void
+    gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len);
+
+//  Send the contract's error body {"error":{code,message},"request_id"}
+void
+    gateway_send_error (gateway_req_t *req, int status, const char *code, const char *message);
+
+#endif

@@ -1,0 +1,14 @@
+/*  gateway_routes - the route table: method + path pattern -> handler */
+#ifndef GATEWAY_ROUTES_H_INCLUDED
+#define GATEWAY_ROUTES_H_INCLUDED
+
+#include "gateway_http.h"
+
+typedef void (gateway_handler_fn) (gateway_req_t *req);
+
+//  ----------------------------------------------------------------------
+//  Route req to its handler; answers 404 / 405 itself when nothing matches
+void
+    gateway_routes_dispatch (gateway_req_t *req);
+
+#endif

@@ -1,0 +1,784 @@
+/*  test_keygen - run bin/keygen on throwaway directories and check its output
+
+    Runs the built binary ($KEYGEN_BIN, default bin/keygen) as a child
+    process, so what is tested is exactly what `make run` executes. The
+    JWK thumbprint is recomputed here by a different route (encoded point,
+    EVP_EncodeBlock, EVP_Q_digest) so a shared mistake cannot hide.
+*/
+
+#include <criterion/criterion.h>
+#include <czmq.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TEST_OUT_MAX    8192        //  ceiling on captured stdout / stderr
+#define TEST_FILE_MAX   65536       //  ceiling on any file we read back
+#define TEST_SNAP_MAX   64          //  ceiling on entries in a tree snapshot
+
+static const char *s_cert_services [] = {
+    "gateway", "auth", "missions", "evidence", "privacy", "audit"
+};
+static const char *s_db_services [] = {
+    "auth", "missions", "evidence", "privacy", "audit"
+};
+static const char *s_secret_keys [] = {
+    "evidence_master", "upload_url", "auth_data"
+};
+#define COUNT(a) (sizeof (a) / sizeof ((a) [0]))
+
+static char s_base [PATH_MAX];      //  mkdtemp root, removed in teardown
+static char s_keys [PATH_MAX];      //  s_base/keys: keygen creates it
+
+typedef struct {
+    int status;                     //  exit code, or -1 when killed by a signal
+    char out [TEST_OUT_MAX];        //  everything written to stdout
+    char err [TEST_OUT_MAX];        //  everything written to stderr
+} run_t;
+
+typedef struct {
+    char path [PATH_MAX];           //  absolute path
+    mode_t mode;                    //  st_mode
+    ino_t ino;                      //  same inode = not replaced
+    size_t size;
+    char *data;                     //  owned; NULL for directories
+} snap_entry_t;
+
+typedef struct {
+    snap_entry_t entry [TEST_SNAP_MAX];
+    size_t count;
+} snap_t;
+
+static snap_t *s_snap_target;       //  nftw has no user pointer
+
+
+//  --------------------------------------------------------------------------
+//  snprintf that fails the test instead of truncating. Returns the length.
+
+static int __attribute__ ((format (printf, 3, 4)))
+s_fmt (char *buf, size_t size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int len = vsnprintf (buf, size, format, args);
+    va_end (args);
+    cr_assert (len >= 0 && (size_t) len < size, "formatted text too long");
+    return len;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Remove one entry during a depth-first walk.
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    remove (path);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fresh temporary root for each test; keygen creates s_keys under it.
+
+static void
+s_setup (void)
+{
+    strcpy (s_base, "/tmp/test_keygen.XXXXXX");
+    cr_assert_not_null (mkdtemp (s_base), "mkdtemp: %s", strerror (errno));
+    s_fmt (s_keys, sizeof s_keys, "%s/keys", s_base);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Remove the temporary root whatever the test left there.
+
+static void
+s_teardown (void)
+{
+    if (*s_base)
+        nftw (s_base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    *s_base = '\0';
+}
+
+TestSuite (keygen, .init = s_setup, .fini = s_teardown);
+
+
+//  --------------------------------------------------------------------------
+//  Read a whole file (up to TEST_FILE_MAX) into a NUL-terminated heap
+//  buffer; caller frees. NULL when it cannot be read.
+
+static char *
+s_slurp (const char *path, size_t *size_p)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        return NULL;
+    char *data = malloc (TEST_FILE_MAX + 1);
+    size_t size = data? fread (data, 1, TEST_FILE_MAX, file): 0;
+    fclose (file);
+    if (data)
+        data [size] = '\0';
+    if (size_p)
+        *size_p = size;
+    return data;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run keygen with the given arguments (NULL-terminated list). keys_env
+//  sets $KEYS_DIR, NULL unsets it. Captures status, stdout and stderr.
+
+static void
+s_run (run_t *run, const char *keys_env, const char *arg1, const char *arg2)
+{
+    const char *bin = getenv ("KEYGEN_BIN");
+    if (!bin || !*bin)
+        bin = "bin/keygen";
+    cr_assert (access (bin, X_OK) == 0,
+               "keygen binary '%s' not found (build it or set KEYGEN_BIN)", bin);
+
+    char out_path [PATH_MAX];
+    char err_path [PATH_MAX];
+    s_fmt (out_path, sizeof out_path, "%s/stdout", s_base);
+    s_fmt (err_path, sizeof err_path, "%s/stderr", s_base);
+
+    pid_t pid = fork ();
+    cr_assert (pid >= 0, "fork: %s", strerror (errno));
+    if (pid == 0) {
+        int out_fd = open (out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err_fd = open (err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (out_fd < 0 || err_fd < 0
+        ||  dup2 (out_fd, STDOUT_FILENO) < 0 || dup2 (err_fd, STDERR_FILENO) < 0)
+            _exit (126);
+        if (keys_env)
+            setenv ("KEYS_DIR", keys_env, 1);
+        else
+            unsetenv ("KEYS_DIR");
+        char *argv [] = { (char *) bin, (char *) arg1, (char *) arg2, NULL };
+        execv (bin, argv);
+        _exit (127);
+    }
+    int wstatus = 0;
+    while (waitpid (pid, &wstatus, 0) < 0)
+        cr_assert (errno == EINTR, "waitpid: %s", strerror (errno));
+    run->status = WIFEXITED (wstatus)? WEXITSTATUS (wstatus): -1;
+
+    char *out = s_slurp (out_path, NULL);
+    char *err = s_slurp (err_path, NULL);
+    s_fmt (run->out, sizeof run->out, "%s", out? out: "");
+    s_fmt (run->err, sizeof run->err, "%s", err? err: "");
+    free (out);
+    free (err);
+    unlink (out_path);
+    unlink (err_path);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run keygen --dir s_keys and insist that it succeeded.
+
+static void
+s_run_ok (run_t *run)
+{
+    s_run (run, NULL, "--dir", s_keys);
+    cr_assert_eq (run->status, 0, "keygen failed (%d): %s", run->status, run->err);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fill path with s_keys/<relative>.
+
+static void
+s_key_path (char *path, size_t size, const char *relative)
+{
+    s_fmt (path, size, "%s/%s", s_keys, relative);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Return the single .pem name in jwt/ (static buffer), failing the test
+//  when there is not exactly one.
+
+static const char *
+s_jwt_name (void)
+{
+    static char name [NAME_MAX + 1];
+    char jwt [PATH_MAX];
+    s_key_path (jwt, sizeof jwt, "jwt");
+    DIR *dir = opendir (jwt);
+    cr_assert_not_null (dir, "opendir %s: %s", jwt, strerror (errno));
+    int found = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) != NULL) {
+        size_t len = strlen (entry->d_name);
+        if (len > 4 && strcmp (entry->d_name + len - 4, ".pem") == 0) {
+            s_fmt (name, sizeof name, "%s", entry->d_name);
+            found++;
+        }
+    }
+    closedir (dir);
+    cr_assert_eq (found, 1, "expected exactly one .pem in jwt/, found %d", found);
+    return name;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Assert that path has exactly the permission bits want.
+
+static void
+s_assert_mode (const char *path, mode_t want)
+{
+    struct stat st;
+    cr_assert_eq (stat (path, &st), 0, "stat %s: %s", path, strerror (errno));
+    cr_assert_eq (st.st_mode & 07777, want, "%s has mode %04o, want %04o",
+                  path, (unsigned) (st.st_mode & 07777), (unsigned) want);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Fill list with every secret file keygen makes, as paths relative to
+//  s_keys; the JWT key's name is found on disk. Returns the count.
+
+static size_t
+s_secret_files (char list [][PATH_MAX], size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < COUNT (s_cert_services); i++)
+        s_fmt (list [count++], PATH_MAX, "%s.cert_secret", s_cert_services [i]);
+    for (size_t i = 0; i < COUNT (s_db_services); i++)
+        s_fmt (list [count++], PATH_MAX, "db/%s.password", s_db_services [i]);
+    for (size_t i = 0; i < COUNT (s_secret_keys); i++)
+        s_fmt (list [count++], PATH_MAX, "secrets/%s.key", s_secret_keys [i]);
+    s_fmt (list [count++], PATH_MAX, "jwt/%s", s_jwt_name ());
+    cr_assert_leq (count, max);
+    return count;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Record one entry of the tree being snapshotted.
+
+static int
+s_snap_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) flag;
+    (void) ftw;
+    snap_t *snap = s_snap_target;
+    if (snap->count >= TEST_SNAP_MAX)
+        return 1;
+    snap_entry_t *entry = &snap->entry [snap->count++];
+    s_fmt (entry->path, sizeof entry->path, "%s", path);
+    entry->mode = st->st_mode;
+    entry->ino = st->st_ino;
+    entry->size = (size_t) st->st_size;
+    entry->data = S_ISREG (st->st_mode)? s_slurp (path, NULL): NULL;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Snapshot every entry under s_keys, s_keys included: path, mode, inode
+//  and bytes. Caller frees with s_snapshot_free.
+
+static void
+s_snapshot (snap_t *snap)
+{
+    memset (snap, 0, sizeof *snap);
+    s_snap_target = snap;
+    cr_assert_eq (nftw (s_keys, s_snap_entry, 16, FTW_PHYS), 0, "snapshot walk failed");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Free what a snapshot holds.
+
+static void
+s_snapshot_free (snap_t *snap)
+{
+    for (size_t i = 0; i < snap->count; i++)
+        free (snap->entry [i].data);
+    snap->count = 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Find path in a snapshot, NULL when absent.
+
+static snap_entry_t *
+s_snapshot_find (snap_t *snap, const char *path)
+{
+    for (size_t i = 0; i < snap->count; i++)
+        if (strcmp (snap->entry [i].path, path) == 0)
+            return &snap->entry [i];
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Assert that every entry of before is still in after, untouched (same
+//  mode, inode, bytes). Extra entries in after are the caller's business.
+
+static void
+s_assert_unchanged (snap_t *before, snap_t *after)
+{
+    for (size_t i = 0; i < before->count; i++) {
+        snap_entry_t *old = &before->entry [i];
+        snap_entry_t *now = s_snapshot_find (after, old->path);
+        cr_assert_not_null (now, "%s disappeared", old->path);
+        cr_assert_eq (now->mode, old->mode, "%s changed mode", old->path);
+        cr_assert_eq (now->ino, old->ino, "%s was replaced", old->path);
+        cr_assert_eq (now->size, old->size, "%s changed size", old->path);
+        if (old->data)
+            cr_assert (now->data && memcmp (now->data, old->data, old->size) == 0,
+                       "%s changed content", old->path);
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  Base64url without padding via OpenSSL's base64 encoder plus the RFC 4648
+//  section 5 alphabet swap; out must hold 4 * ceil(len / 3) + 1.
+
+static void
+s_b64url (char *out, const unsigned char *in, size_t len)
+{
+    int n = EVP_EncodeBlock ((unsigned char *) out, in, (int) len);
+    for (int i = 0; i < n; i++) {
+        if (out [i] == '+')
+            out [i] = '-';
+        else
+        if (out [i] == '/')
+            out [i] = '_';
+        else
+        if (out [i] == '=') {
+            out [i] = '\0';
+            break;
+        }
+    }
+}
+
+
+//  --------------------------------------------------------------------------
+//  RFC 7638 thumbprint of an EC P-256 key, computed from the uncompressed
+//  encoded point (0x04 || X || Y) rather than from the coordinates.
+
+static void
+s_thumbprint (EVP_PKEY *pkey, char *out)
+{
+    unsigned char point [65];
+    size_t point_len = 0;
+    cr_assert (EVP_PKEY_get_octet_string_param (pkey, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                                point, sizeof point, &point_len));
+    cr_assert_eq (point_len, 65);
+    cr_assert_eq (point [0], 0x04, "expected an uncompressed point");
+
+    char x [64];
+    char y [64];
+    s_b64url (x, point + 1, 32);
+    s_b64url (y, point + 33, 32);
+    char json [256];
+    int len = s_fmt (json, sizeof json,
+                        "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}", x, y);
+    unsigned char digest [32];
+    size_t digest_len = 0;
+    cr_assert (EVP_Q_digest (NULL, "SHA256", NULL, json, (size_t) len,
+                             digest, &digest_len));
+    cr_assert_eq (digest_len, 32);
+    s_b64url (out, digest, digest_len);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Tell whether text is exactly 64 lowercase hex digits and a newline.
+
+static bool
+s_is_hex_line (const char *text, size_t size)
+{
+    if (size != 65 || text [64] != '\n')
+        return false;
+    for (size_t i = 0; i < 64; i++)
+        if (!((text [i] >= '0' && text [i] <= '9') || (text [i] >= 'a' && text [i] <= 'f')))
+            return false;
+    return true;
+}
+
+
+Test (keygen, creates_every_file, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+
+    char path [PATH_MAX];
+    char line [PATH_MAX + 16];
+    const char *subdirs [] = { ".", "jwt", "db", "secrets" };
+    for (size_t i = 0; i < COUNT (subdirs); i++) {
+        s_key_path (path, sizeof path, subdirs [i]);
+        struct stat st;
+        cr_assert (stat (path, &st) == 0 && S_ISDIR (st.st_mode), "%s missing", path);
+    }
+    for (size_t i = 0; i < COUNT (s_cert_services); i++) {
+        const char *suffixes [] = { ".cert", ".cert_secret" };
+        for (size_t j = 0; j < 2; j++) {
+            s_fmt (path, sizeof path, "%s/%s%s", s_keys, s_cert_services [i], suffixes [j]);
+            cr_assert (access (path, R_OK) == 0, "%s missing", path);
+            s_fmt (line, sizeof line, "created %s\n", path);
+            cr_assert_not_null (strstr (run.out, line), "no '%s' in output", path);
+        }
+    }
+    char list [16][PATH_MAX];
+    size_t count = s_secret_files (list, 16);
+    for (size_t i = 0; i < count; i++) {
+        s_key_path (path, sizeof path, list [i]);
+        cr_assert (access (path, R_OK) == 0, "%s missing", path);
+        s_fmt (line, sizeof line, "created %s\n", path);
+        cr_assert_not_null (strstr (run.out, line), "no '%s' in output", path);
+    }
+    //  Nothing left behind under a temporary name
+    snap_t *snap = calloc (1, sizeof *snap);
+    s_snapshot (snap);
+    for (size_t i = 0; i < snap->count; i++)
+        cr_assert_null (strstr (snap->entry [i].path, ".tmp"),
+                        "leftover %s", snap->entry [i].path);
+    //  4 directories, 12 certificate files, 1 JWT key, 5 passwords, 3 keys
+    cr_assert_eq (snap->count, 4 + 12 + 1 + 5 + 3, "unexpected entries: %zu", snap->count);
+    s_snapshot_free (snap);
+    free (snap);
+}
+
+
+Test (keygen, modes_are_private, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+
+    char path [PATH_MAX];
+    s_assert_mode (s_keys, 0700);
+    const char *subdirs [] = { "jwt", "db", "secrets" };
+    for (size_t i = 0; i < COUNT (subdirs); i++) {
+        s_key_path (path, sizeof path, subdirs [i]);
+        s_assert_mode (path, 0700);
+    }
+    char list [16][PATH_MAX];
+    size_t count = s_secret_files (list, 16);
+    for (size_t i = 0; i < count; i++) {
+        s_key_path (path, sizeof path, list [i]);
+        s_assert_mode (path, 0600);
+    }
+    for (size_t i = 0; i < COUNT (s_cert_services); i++) {
+        s_fmt (path, sizeof path, "%s/%s.cert", s_keys, s_cert_services [i]);
+        s_assert_mode (path, 0644);
+    }
+}
+
+
+Test (keygen, certificates_load_and_public_file_has_no_secret, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+
+    char public_keys [COUNT (s_cert_services)][41];
+    for (size_t i = 0; i < COUNT (s_cert_services); i++) {
+        const char *svc = s_cert_services [i];
+        char path [PATH_MAX];
+        s_fmt (path, sizeof path, "%s/%s.cert", s_keys, svc);
+
+        //  zcert_load prefers <path>_secret, so this reads the full pair
+        zcert_t *pair = zcert_load (path);
+        cr_assert_not_null (pair, "zcert_load %s", path);
+        const char *public_txt = zcert_public_txt (pair);
+        const char *secret_txt = zcert_secret_txt (pair);
+        cr_assert_eq (strlen (public_txt), 40, "%s: public key not 40 chars", svc);
+        cr_assert_eq (strlen (secret_txt), 40);
+        cr_assert_str_neq (secret_txt, "0000000000000000000000000000000000000000",
+                           "%s: null secret key (no CURVE?)", svc);
+        uint8_t raw [32];
+        cr_assert_not_null (zmq_z85_decode (raw, public_txt), "%s: bad Z85", svc);
+        cr_assert_str_eq (zcert_meta (pair, "name"), svc);
+        s_fmt (public_keys [i], sizeof public_keys [i], "%s", public_txt);
+
+        //  The public file alone: same public key, and no secret in any form
+        zconfig_t *public_only = zconfig_load (path);
+        cr_assert_not_null (public_only, "zconfig_load %s", path);
+        cr_assert_str_eq (zconfig_get (public_only, "/curve/public-key", ""), public_txt);
+        cr_assert_null (zconfig_locate (public_only, "/curve/secret-key"));
+        zconfig_destroy (&public_only);
+
+        char *bytes = s_slurp (path, NULL);
+        cr_assert_not_null (bytes);
+        cr_assert_null (strstr (bytes, secret_txt), "%s: secret key in public file", svc);
+        cr_assert_null (strstr (bytes, "secret-key"), "%s: secret-key in public file", svc);
+        free (bytes);
+
+        //  The secret file holds the same public key as the public one
+        s_fmt (path, sizeof path, "%s/%s.cert_secret", s_keys, svc);
+        zconfig_t *secret_file = zconfig_load (path);
+        cr_assert_not_null (secret_file);
+        cr_assert_str_eq (zconfig_get (secret_file, "/curve/public-key", ""), public_txt);
+        cr_assert_str_eq (zconfig_get (secret_file, "/curve/secret-key", ""), secret_txt);
+        zconfig_destroy (&secret_file);
+        zcert_destroy (&pair);
+    }
+    for (size_t i = 0; i < COUNT (s_cert_services); i++)
+        for (size_t j = i + 1; j < COUNT (s_cert_services); j++)
+            cr_assert_str_neq (public_keys [i], public_keys [j], "two services share a key");
+}
+
+
+Test (keygen, jwt_key_is_p256_named_by_thumbprint, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+
+    const char *name = s_jwt_name ();
+    char path [PATH_MAX];
+    s_fmt (path, sizeof path, "%s/jwt/%s", s_keys, name);
+
+    char *pem = s_slurp (path, NULL);
+    cr_assert_not_null (pem);
+    cr_assert (strncmp (pem, "-----BEGIN PRIVATE KEY-----\n", 28) == 0,
+               "not a PKCS#8 PEM");
+    free (pem);
+
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
+    fclose (file);
+    cr_assert_not_null (pkey, "PEM does not load as a private key");
+    cr_assert (EVP_PKEY_is_a (pkey, "EC"), "not an EC key");
+    char group [64] = "";
+    cr_assert (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                               group, sizeof group, NULL));
+    cr_assert_str_eq (group, "prime256v1");
+    cr_assert_eq (EVP_PKEY_get_bits (pkey), 256);
+
+    char kid [64];
+    s_thumbprint (pkey, kid);
+    EVP_PKEY_free (pkey);
+    cr_assert_eq (strlen (kid), 43);
+
+    char expected [80];
+    s_fmt (expected, sizeof expected, "%s.pem", kid);
+    cr_assert_str_eq (name, expected, "file name is not the RFC 7638 thumbprint");
+}
+
+
+Test (keygen, random_files_are_distinct_hex, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+
+    char seen [COUNT (s_db_services) + COUNT (s_secret_keys)][66];
+    size_t count = 0;
+    for (size_t i = 0; i < COUNT (s_db_services) + COUNT (s_secret_keys); i++) {
+        char path [PATH_MAX];
+        if (i < COUNT (s_db_services))
+            s_fmt (path, sizeof path, "%s/db/%s.password", s_keys, s_db_services [i]);
+        else
+            s_fmt (path, sizeof path, "%s/secrets/%s.key", s_keys,
+                      s_secret_keys [i - COUNT (s_db_services)]);
+        size_t size = 0;
+        char *text = s_slurp (path, &size);
+        cr_assert_not_null (text, "%s missing", path);
+        cr_assert (s_is_hex_line (text, size), "%s is not 64 hex digits + newline", path);
+        //  The output must name files only, never their contents
+        text [64] = '\0';
+        cr_assert_null (strstr (run.out, text), "%s printed", path);
+        cr_assert_null (strstr (run.err, text), "%s printed", path);
+        for (size_t j = 0; j < count; j++)
+            cr_assert_str_neq (seen [j], text, "%s repeats another secret", path);
+        s_fmt (seen [count++], sizeof seen [0], "%s", text);
+        free (text);
+    }
+}
+
+
+Test (keygen, second_run_changes_nothing, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    snap_t *before = calloc (1, sizeof *before);
+    snap_t *after = calloc (1, sizeof *after);
+    s_snapshot (before);
+
+    s_run_ok (&run);
+    cr_assert_str_eq (run.out, "", "second run created: %s", run.out);
+    s_snapshot (after);
+    cr_assert_eq (after->count, before->count, "second run added entries");
+    s_assert_unchanged (before, after);
+
+    s_snapshot_free (before);
+    s_snapshot_free (after);
+    free (before);
+    free (after);
+}
+
+
+Test (keygen, missing_cert_secret_fails, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "audit.cert_secret");
+    cr_assert_eq (unlink (path), 0);
+
+    snap_t *before = calloc (1, sizeof *before);
+    snap_t *after = calloc (1, sizeof *after);
+    s_snapshot (before);
+    s_run (&run, NULL, "--dir", s_keys);
+    cr_assert_neq (run.status, 0, "half a pair must be an error");
+    cr_assert_not_null (strstr (run.err, "audit.cert_secret"), "error must name the file");
+    cr_assert_eq (access (path, F_OK), -1, "half pair was regenerated");
+
+    s_snapshot (after);
+    cr_assert_eq (after->count, before->count, "failed run created files");
+    s_assert_unchanged (before, after);
+    s_snapshot_free (before);
+    s_snapshot_free (after);
+    free (before);
+    free (after);
+}
+
+
+Test (keygen, missing_public_cert_fails, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "gateway.cert");
+    cr_assert_eq (unlink (path), 0);
+
+    s_run (&run, NULL, "--dir", s_keys);
+    cr_assert_neq (run.status, 0);
+    cr_assert_not_null (strstr (run.err, "gateway.cert"));
+    cr_assert_eq (access (path, F_OK), -1, "half pair was regenerated");
+}
+
+
+Test (keygen, recreates_only_what_is_missing, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char password [PATH_MAX];
+    char key [PATH_MAX];
+    s_key_path (password, sizeof password, "db/missions.password");
+    s_key_path (key, sizeof key, "secrets/upload_url.key");
+    cr_assert_eq (unlink (password), 0);
+    cr_assert_eq (unlink (key), 0);
+
+    snap_t *before = calloc (1, sizeof *before);
+    snap_t *after = calloc (1, sizeof *after);
+    s_snapshot (before);
+    s_run_ok (&run);
+    char expected [2 * PATH_MAX + 32];
+    s_fmt (expected, sizeof expected, "created %s\ncreated %s\n", password, key);
+    cr_assert_str_eq (run.out, expected);
+    s_assert_mode (password, 0600);
+    s_assert_mode (key, 0600);
+
+    s_snapshot (after);
+    cr_assert_eq (after->count, before->count + 2);
+    s_assert_unchanged (before, after);
+    s_snapshot_free (before);
+    s_snapshot_free (after);
+    free (before);
+    free (after);
+}
+
+
+Test (keygen, keeps_any_existing_jwt_key, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char old_path [PATH_MAX];
+    char new_path [PATH_MAX];
+    s_fmt (old_path, sizeof old_path, "%s/jwt/%s", s_keys, s_jwt_name ());
+    s_key_path (new_path, sizeof new_path, "jwt/rotated.pem");
+    cr_assert_eq (rename (old_path, new_path), 0);
+
+    s_run_ok (&run);
+    cr_assert_str_eq (run.out, "", "a second JWT key was made: %s", run.out);
+    cr_assert_str_eq (s_jwt_name (), "rotated.pem");
+}
+
+
+Test (keygen, refuses_secret_open_to_others, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "db/auth.password");
+    cr_assert_eq (chmod (path, 0644), 0);
+
+    s_run (&run, NULL, "--dir", s_keys);
+    cr_assert_neq (run.status, 0);
+    cr_assert_not_null (strstr (run.err, "db/auth.password"));
+    s_assert_mode (path, 0644);
+}
+
+
+Test (keygen, stale_tmp_is_replaced, .timeout = 30)
+{
+    run_t run;
+    s_run_ok (&run);
+    char path [PATH_MAX];
+    char tmp [PATH_MAX + 8];
+    s_key_path (path, sizeof path, "secrets/auth_data.key");
+    s_fmt (tmp, sizeof tmp, "%s.tmp", path);
+    cr_assert_eq (unlink (path), 0);
+    FILE *file = fopen (tmp, "w");
+    cr_assert_not_null (file);
+    fputs ("half written", file);
+    fclose (file);
+
+    s_run_ok (&run);
+    size_t size = 0;
+    char *text = s_slurp (path, &size);
+    cr_assert_not_null (text);
+    cr_assert (s_is_hex_line (text, size));
+    free (text);
+    cr_assert_eq (access (tmp, F_OK), -1, "stale tmp left behind");
+}
+
+
+Test (keygen, keys_dir_from_environment, .timeout = 30)
+{
+    run_t run;
+    s_run (&run, s_keys, NULL, NULL);
+    cr_assert_eq (run.status, 0, "keygen failed: %s", run.err);
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "auth.cert_secret");
+    s_assert_mode (path, 0600);
+    s_assert_mode (s_keys, 0700);
+}
+
+
+Test (keygen, help_and_bad_arguments, .timeout = 30)
+{
+    run_t run;
+    s_run (&run, s_keys, "--help", NULL);
+    cr_assert_eq (run.status, 0);
+    cr_assert_not_null (strstr (run.out, "Usage: keygen"));
+    cr_assert_eq (access (s_keys, F_OK), -1, "--help must not create anything");
+
+    s_run (&run, s_keys, "--bogus", NULL);
+    cr_assert_neq (run.status, 0);
+    cr_assert_eq (access (s_keys, F_OK), -1, "bad arguments must not create anything");
+}
