@@ -35,7 +35,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -pthread \
              -Wall -Wextra -Wstrict-prototypes -Wwrite-strings -Wshadow -Werror \
              -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE \
-             -Icommon -Iproto $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+             -Icommon -Iproto -Itests/lib $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
 LDFLAGS   += -pthread -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 LDLIBS    += -lcivetweb $(PKG_LIBS) -lcrypto -lm
 

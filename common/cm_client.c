@@ -118,6 +118,9 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
         proto_error_t err;
         cm_err_t status = proto_envelope_decode (zframe_data (frame), zframe_size (frame),
                                                  &upk, &env, &err);
+        if (status != CM_OK)
+            cm_debug ("%s: undecodable reply from %s dropped: %s", msg->name,
+                     cm_svc_name (self->target), err.message);
         bool ours = false;
         for (int i = 0; status == CM_OK && i < cid_count; i++)
             ours = ours || env.cid == cids [i];

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# run.sh - run every test of one or more builds and print one summary line
+#
+#   tests/run.sh BUILD BIN [BUILD BIN]...     unit + integration tests of each build
+#   tests/run.sh --unit BUILD BIN             unit tests only
+#
+# For the integration tests it starts a stack of that build's binaries under
+# BUILD/test-run (fresh each time, test ports, so a `make run` stack on the
+# default ports is not disturbed) and stops it afterwards, whatever happens.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO_ROOT=$(pwd)
+unit_only=0
+[ "${1:-}" = "--unit" ] && { unit_only=1; shift; }
+
+passed=0 failed=0 broken=0
+# Test ports: away from the defaults of a developer's own `make run`
+export PG_PORT=55533 REDIS_PORT=56480 GATEWAY_HTTP_PORT=18080 GATEWAY_HTTPS_PORT=18443 \
+       GATEWAY_METRICS_PORT=19100 AUTH_PORT=17101 MISSIONS_PORT=17102 EVIDENCE_PORT=17103 \
+       PRIVACY_PORT=17104 AUDIT_PORT=17105 REPO_ROOT
+
+# run_binary NAME BINARY [criterion args]: adds its counts to the totals
+run_binary() {
+    local name=$1 binary=$2 out line
+    shift 2
+    out=$("$binary" "$@" 2>&1)
+    local rc=$?
+    line=$(grep -a 'Synthesis:' <<<"$out" | tail -1)
+    if [ -z "$line" ]; then
+        echo "$out" | tail -30
+        echo "  $name: no result (exit $rc)"
+        broken=$((broken + 1))
+        return
+    fi
+    local t p f c
+    t=$(sed -n 's/.*Tested: \([0-9]*\).*/\1/p' <<<"$line")
+    p=$(sed -n 's/.*Passing: \([0-9]*\).*/\1/p' <<<"$line")
+    f=$(sed -n 's/.*Failing: \([0-9]*\).*/\1/p' <<<"$line")
+    c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
+    passed=$((passed + p)); failed=$((failed + f + c))
+    if [ "$((f + c))" -gt 0 ] || [ "$rc" -ne 0 ]; then
+        grep -a -E '\[(FAIL|----)\]|ERROR|runtime error|Sanitizer' <<<"$out" | head -60
+        [ "$((f + c))" -eq 0 ] && broken=$((broken + 1))
+    fi
+    printf '  %-48s %3d passed, %d failed\n' "$name" "$p" "$((f + c))"
+}
+
+while [ $# -ge 2 ]; do
+    build=$1 bin=$2
+    shift 2
+    export BIN_DIR=$REPO_ROOT/$bin KEYGEN_BIN=$REPO_ROOT/$bin/keygen
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    echo "== $build: unit tests"
+    for t in "$build"/tests/unit/*/test_*; do
+        case $t in *.o|*.d) continue ;; esac
+        [ -x "$t" ] && run_binary "${t#$build/tests/}" "$t" --jobs 2
+    done
+    [ $unit_only = 1 ] && continue
+
+    echo "== $build: integration tests (stack under $build/test-run)"
+    export RUN_DIR=$REPO_ROOT/$build/test-run
+    export KEYS_DIR=$RUN_DIR/keys
+    bash scripts/stack.sh down >/dev/null 2>&1
+    rm -rf "$RUN_DIR"
+    if ! bash scripts/stack.sh up >"$build/stack-up.log" 2>&1; then
+        tail -40 "$build/stack-up.log"
+        echo "  stack did not start: see $build/stack-up.log"
+        broken=$((broken + 1))
+        continue
+    fi
+    for t in "$build"/tests/integration/test_*; do
+        case $t in *.o|*.d) continue ;; esac
+        [ -x "$t" ] && run_binary "${t#$build/tests/}" "$t" --jobs 1
+    done
+    bash scripts/stack.sh down >/dev/null 2>&1
+    # A sanitizer report in any service log fails the run
+    if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$RUN_DIR"/logs/*.log 2>/dev/null; then
+        grep -h -A20 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$RUN_DIR"/logs/*.log | head -60
+        echo "  sanitizer reports in service logs (above)"
+        broken=$((broken + 1))
+    fi
+done
+
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]
