@@ -102,7 +102,7 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB) $(LIB) $$(call area_ob
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
 deps:
-	@sh scripts/deps.sh
+	@bash scripts/deps.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all
