@@ -1,0 +1,996 @@
+/*  test_cm_jwt - ES256 tokens round-trip, and every forgery we know is refused
+
+    Tokens the tests forge are built here with OpenSSL directly (our own
+    base64url via EVP_EncodeBlock, our own DER to r || s), so the module is
+    checked against an independent encoder, not against itself.
+*/
+#include <criterion/criterion.h>
+#include <criterion/logging.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include "cm_jwt.h"
+
+#define NOW     1760000000LL
+#define ISS     "https://auth.example.test"
+#define AUD     "api.example.test"
+#define SUB     "0b6c1f9e-3d2a-4c8b-9f1e-7a5d3c2b1a09"
+#define SID     "5e4d3c2b-1a09-4f8e-8d7c-6b5a49382716"
+
+static char s_dir [64];                 //  temporary KEYS_DIR/jwt
+static EVP_PKEY *s_old_key;             //  written first, older mtime
+static EVP_PKEY *s_new_key;             //  newest: the signing key
+static char s_old_kid [64];
+static char s_new_kid [64];
+static cm_jwt_keys_t *s_keys;           //  loaded from s_dir
+
+
+//  --------------------------------------------------------------------------
+//  Base64url of len bytes via OpenSSL's standard encoder, translated: an
+//  encoder independent of the one under test.
+
+static void
+s_b64 (const void *data, size_t len, char *out)
+{
+    int n = EVP_EncodeBlock ((unsigned char *) out, (const unsigned char *) data, (int) len);
+    while (n > 0 && out [n - 1] == '=')
+        n--;
+    out [n] = '\0';
+    for (int i = 0; i < n; i++)
+        if (out [i] == '+')
+            out [i] = '-';
+        else
+        if (out [i] == '/')
+            out [i] = '_';
+}
+
+
+//  --------------------------------------------------------------------------
+//  Public coordinates of a P-256 key, 32 bytes each.
+
+static void
+s_xy (EVP_PKEY *key, unsigned char *x, unsigned char *y)
+{
+    BIGNUM *bx = NULL, *by = NULL;
+    cr_assert (EVP_PKEY_get_bn_param (key, OSSL_PKEY_PARAM_EC_PUB_X, &bx));
+    cr_assert (EVP_PKEY_get_bn_param (key, OSSL_PKEY_PARAM_EC_PUB_Y, &by));
+    cr_assert_eq (BN_bn2binpad (bx, x, 32), 32);
+    cr_assert_eq (BN_bn2binpad (by, y, 32), 32);
+    BN_free (bx);
+    BN_free (by);
+}
+
+
+//  --------------------------------------------------------------------------
+//  RFC 7638 thumbprint of key, as keygen names the files.
+
+static void
+s_thumbprint (EVP_PKEY *key, char *kid)
+{
+    unsigned char x [32], y [32], digest [32];
+    char x64 [64], y64 [64], json [256];
+    s_xy (key, x, y);
+    s_b64 (x, 32, x64);
+    s_b64 (y, 32, y64);
+    snprintf (json, sizeof json, "{\"crv\":\"P-256\",\"kty\":\"EC\",\"x\":\"%s\",\"y\":\"%s\"}",
+              x64, y64);
+    cr_assert (EVP_Digest (json, strlen (json), digest, NULL, EVP_sha256 (), NULL));
+    s_b64 (digest, 32, kid);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Write key as dir/<name>.pem (PKCS#8, given mode) with the given mtime.
+
+static void
+s_write_key (const char *dir, const char *name, EVP_PKEY *key, mode_t mode, time_t mtime)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s.pem", dir, name);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    cr_assert_geq (fd, 0, "cannot create %s", path);
+    FILE *file = fdopen (fd, "w");
+    cr_assert_not_null (file);
+    cr_assert (PEM_write_PrivateKey (file, key, NULL, NULL, 0, NULL, NULL));
+    cr_assert_eq (fclose (file), 0);
+    cr_assert_eq (chmod (path, mode), 0);
+    struct timespec times [2] = { { mtime, 0 }, { mtime, 0 } };
+    cr_assert_eq (utimensat (AT_FDCWD, path, times, 0), 0);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Remove every file in dir, then dir.
+
+static void
+s_remove_dir (const char *dir)
+{
+    char command [128];
+    snprintf (command, sizeof command, "rm -rf '%s'", dir);
+    if (strncmp (dir, "/tmp/cm_jwt_", 12) == 0)
+        cr_assert_eq (system (command), 0);
+}
+
+static void
+s_setup (void)
+{
+    snprintf (s_dir, sizeof s_dir, "/tmp/cm_jwt_XXXXXX");
+    cr_assert_not_null (mkdtemp (s_dir));
+    s_old_key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    s_new_key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    cr_assert (s_old_key && s_new_key);
+    s_thumbprint (s_old_key, s_old_kid);
+    s_thumbprint (s_new_key, s_new_kid);
+    //  Newest first on disk, so readdir order cannot pick the signer
+    s_write_key (s_dir, s_new_kid, s_new_key, 0600, time (NULL));
+    s_write_key (s_dir, s_old_kid, s_old_key, 0600, time (NULL) - 86400);
+    s_keys = cm_jwt_keys_new ();
+    cr_assert_not_null (s_keys);
+    cr_assert_eq (cm_jwt_keys_load_dir (s_keys, s_dir), 0);
+}
+
+static void
+s_teardown (void)
+{
+    cm_jwt_keys_destroy (&s_keys);
+    EVP_PKEY_free (s_old_key);
+    EVP_PKEY_free (s_new_key);
+    s_remove_dir (s_dir);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Claims valid at NOW: issued 60 s ago for 15 minutes.
+
+static void
+s_claims (cm_jwt_claims_t *claims)
+{
+    memset (claims, 0, sizeof *claims);
+    snprintf (claims->sub, sizeof claims->sub, SUB);
+    snprintf (claims->sid, sizeof claims->sid, SID);
+    snprintf (claims->roles [0], sizeof claims->roles [0], "user");
+    snprintf (claims->roles [1], sizeof claims->roles [1], "admin");
+    claims->roles_count = 2;
+    snprintf (claims->amr [0], sizeof claims->amr [0], "pwd");
+    snprintf (claims->amr [1], sizeof claims->amr [1], "otp");
+    claims->amr_count = 2;
+    claims->iat = NOW - 60;
+    claims->nbf = NOW - 60;
+    claims->exp = NOW - 60 + 900;
+    claims->auth_time = NOW - 600;
+    snprintf (claims->jti, sizeof claims->jti, "Zk3n-Q_8rT2");
+}
+
+
+//  --------------------------------------------------------------------------
+//  ES256 raw r || s signature of data with key, computed independently.
+
+static void
+s_es256 (EVP_PKEY *key, const char *data, unsigned char *raw)
+{
+    unsigned char der [80];
+    size_t der_len = sizeof der;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new ();
+    cr_assert (EVP_DigestSignInit (ctx, NULL, EVP_sha256 (), NULL, key) == 1);
+    cr_assert (EVP_DigestSign (ctx, der, &der_len, (const unsigned char *) data, strlen (data)) == 1);
+    EVP_MD_CTX_free (ctx);
+    const unsigned char *p = der;
+    ECDSA_SIG *sig = d2i_ECDSA_SIG (NULL, &p, (long) der_len);
+    cr_assert_not_null (sig);
+    cr_assert_eq (BN_bn2binpad (ECDSA_SIG_get0_r (sig), raw, 32), 32);
+    cr_assert_eq (BN_bn2binpad (ECDSA_SIG_get0_s (sig), raw + 32, 32), 32);
+    ECDSA_SIG_free (sig);
+}
+
+
+//  --------------------------------------------------------------------------
+//  header.payload from JSON texts into out.
+
+static void
+s_signing_input (const char *header, const char *payload, char *out, size_t size)
+{
+    char h [1024], p [4096];
+    cr_assert_lt (strlen (header), sizeof h * 3 / 4);
+    cr_assert_lt (strlen (payload), sizeof p * 3 / 4);
+    s_b64 (header, strlen (header), h);
+    s_b64 (payload, strlen (payload), p);
+    cr_assert_lt ((size_t) snprintf (out, size, "%s.%s", h, p), size);
+}
+
+
+//  --------------------------------------------------------------------------
+//  A token for any header and payload, signed with key; sig_len 63, 64 or
+//  65 bytes (shorter cuts the signature, longer appends a zero byte).
+
+static void
+s_forge (const char *header, const char *payload, EVP_PKEY *key, size_t sig_len,
+         char *out, size_t size)
+{
+    unsigned char raw [65] = { 0 };
+    char sig [128];
+    s_signing_input (header, payload, out, size);
+    s_es256 (key, out, raw);
+    s_b64 (raw, sig_len, sig);
+    size_t len = strlen (out);
+    cr_assert_lt ((size_t) snprintf (out + len, size - len, ".%s", sig), size - len);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The header we issue, for kid.
+
+static void
+s_header (char *out, size_t size, const char *kid)
+{
+    snprintf (out, size, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", kid);
+}
+
+
+//  --------------------------------------------------------------------------
+//  A payload like the ones we issue; aud is a JSON value, extra is added
+//  before the closing brace (start it with a comma).
+
+static void
+s_payload (char *out, size_t size, const char *aud, const char *sub,
+           long long iat, long long nbf, long long exp, const char *extra)
+{
+    snprintf (out, size,
+              "{\"iss\":\"" ISS "\",\"aud\":%s,\"sub\":\"%s\",\"sid\":\"" SID "\","
+              "\"roles\":[\"user\"],\"iat\":%lld,\"nbf\":%lld,\"exp\":%lld,"
+              "\"auth_time\":%lld,\"amr\":[\"pwd\"],\"jti\":\"j1\"%s}",
+              aud, sub, iat, nbf, exp, iat, extra);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify a forged token built from our header and payload at NOW.
+
+static cm_jwt_result_t
+s_verify_forged (const char *header, const char *payload)
+{
+    char token [CM_JWT_TOKEN_MAX + 512];
+    cm_jwt_claims_t claims;
+    s_forge (header, payload, s_new_key, 64, token, sizeof token);
+    cm_jwt_result_t result = cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 30, &claims);
+    if (result != CM_JWT_OK)
+        cr_expect_eq (claims.sub [0], '\0', "claims must be zeroed on refusal");
+    return result;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Verify a payload in our usual header, signed by the signing key.
+
+static cm_jwt_result_t
+s_verify_payload (const char *payload)
+{
+    char header [256];
+    s_header (header, sizeof header, s_new_kid);
+    return s_verify_forged (header, payload);
+}
+
+
+Test (cm_jwt_base64url, rfc4648_vectors, .timeout = 10)
+{
+    const char *plain [] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    const char *coded [] = { "", "Zg", "Zm8", "Zm9v", "Zm9vYg", "Zm9vYmE", "Zm9vYmFy" };
+    for (size_t i = 0; i < 7; i++) {
+        char text [16];
+        uint8_t bytes [16];
+        size_t len = 99;
+        cr_assert_eq (cm_jwt_b64url_encode ((const uint8_t *) plain [i], strlen (plain [i]),
+                                            text, sizeof text), (int) strlen (coded [i]));
+        cr_assert_str_eq (text, coded [i]);
+        cr_assert_eq (cm_jwt_b64url_decode (coded [i], strlen (coded [i]), bytes, sizeof bytes,
+                                            &len), 0);
+        cr_assert_eq (len, strlen (plain [i]));
+        cr_assert_eq (memcmp (bytes, plain [i], len), 0);
+    }
+    //  The two characters where base64url differs from base64
+    const uint8_t url [] = { 0xfb, 0xff, 0xbf };
+    char text [8];
+    cr_assert_eq (cm_jwt_b64url_encode (url, sizeof url, text, sizeof text), 4);
+    cr_assert_str_eq (text, "-_-_");
+}
+
+Test (cm_jwt_base64url, random_round_trip, .timeout = 10)
+{
+    for (int round = 0; round < 2000; round++) {
+        uint8_t data [100], back [100];
+        char text [140], reference [140];
+        size_t len = (size_t) (round % 101);
+        size_t back_len = 0;
+        cr_assert_eq (RAND_bytes (data, sizeof data), 1);
+        int n = cm_jwt_b64url_encode (data, len, text, sizeof text);
+        cr_assert_eq (n, (int) strlen (text));
+        s_b64 (data, len, reference);
+        cr_assert_str_eq (text, reference, "length %zu", len);
+        cr_assert_eq (cm_jwt_b64url_decode (text, (size_t) n, back, sizeof back, &back_len), 0);
+        cr_assert_eq (back_len, len);
+        cr_assert_eq (memcmp (back, data, len), 0);
+    }
+}
+
+Test (cm_jwt_base64url, strict_decoding_and_bounds, .timeout = 10)
+{
+    const char *bad [] = {
+        "Zg==", "Zm8=", "Zg=", "Zm 9v", "Zm9v\n", " Zm9v", "Zm9\tv", "+_8", "-/8", "Zm9v+A",
+        "Z", "Zm9vY", "Zh", "Zm9", "Zm\0v"
+    };
+    //  "Zh" and "Zm9" leave non-zero bits behind: a second spelling of "f" / "fo"
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        uint8_t out [16];
+        size_t len = 0;
+        size_t text_len = i == 14? 4: strlen (bad [i]);
+        cr_assert_eq (cm_jwt_b64url_decode (bad [i], text_len, out, sizeof out, &len), -1,
+                      "accepted '%s'", bad [i]);
+    }
+    uint8_t out [3];
+    size_t len = 0;
+    cr_assert_eq (cm_jwt_b64url_decode ("Zm9vYg", 6, out, sizeof out, &len), -1, "overflow");
+    cr_assert_eq (cm_jwt_b64url_decode ("Zm9v", 4, out, sizeof out, &len), 0);
+    char text [4];
+    cr_assert_eq (cm_jwt_b64url_encode ((const uint8_t *) "foo", 3, text, sizeof text), -1,
+                  "no room for the NUL");
+    char exact [5];
+    cr_assert_eq (cm_jwt_b64url_encode ((const uint8_t *) "foo", 3, exact, sizeof exact), 4);
+}
+
+Test (cm_jwt, sign_verify_round_trip, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    cr_assert_eq (cm_jwt_keys_count (s_keys), 2);
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &out), CM_JWT_OK);
+
+    cr_assert_str_eq (out.sub, SUB);
+    cr_assert_str_eq (out.sid, SID);
+    cr_assert_eq (out.roles_count, 2);
+    cr_assert_str_eq (out.roles [0], "user");
+    cr_assert_str_eq (out.roles [1], "admin");
+    cr_assert_eq (out.amr_count, 2);
+    cr_assert_str_eq (out.amr [0], "pwd");
+    cr_assert_str_eq (out.amr [1], "otp");
+    cr_assert_eq (out.iat, in.iat);
+    cr_assert_eq (out.nbf, in.nbf);
+    cr_assert_eq (out.exp, in.exp);
+    cr_assert_eq (out.auth_time, in.auth_time);
+    cr_assert_str_eq (out.jti, in.jti);
+
+    //  The header is exactly ours, naming the newest key
+    char expected [256], expected_b64 [512];
+    s_header (expected, sizeof expected, s_new_kid);
+    s_b64 (expected, strlen (expected), expected_b64);
+    cr_assert_eq (strncmp (token, expected_b64, strlen (expected_b64)), 0);
+    cr_assert_eq (token [strlen (expected_b64)], '.');
+    //  86 characters of signature: 64 raw bytes, not DER
+    cr_assert_eq (strlen (strrchr (token, '.') + 1), 86);
+
+    //  With no jti, signing makes a random one
+    char token2 [CM_JWT_TOKEN_MAX + 1];
+    in.jti [0] = '\0';
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token2, sizeof token2), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &out), CM_JWT_OK);
+    cr_assert_geq (strlen (out.jti), 16);
+    char jti [64];
+    snprintf (jti, sizeof jti, "%s", out.jti);
+    cr_assert_eq (cm_jwt_verify (s_keys, token2, ISS, AUD, NOW, 0, &out), CM_JWT_OK);
+    cr_assert_str_neq (out.jti, jti);
+}
+
+Test (cm_jwt, older_keys_still_verify, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char header [256], payload [1024];
+    s_header (header, sizeof header, s_old_kid);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    char token [CM_JWT_TOKEN_MAX];
+    cm_jwt_claims_t claims;
+    s_forge (header, payload, s_old_key, 64, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_OK);
+    //  The right kid with the other key's signature is still a forgery
+    s_forge (header, payload, s_new_key, 64, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_SIGNATURE);
+}
+
+Test (cm_jwt, public_jwk_verifier, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    cm_jwt_keys_t *gateway = cm_jwt_keys_new ();
+    cr_assert_not_null (gateway);
+    bool saw_new = false;
+    for (size_t i = 0; i < cm_jwt_keys_count (s_keys); i++) {
+        char kid [CM_JWT_KID_MAX], x [CM_JWT_COORD_B64], y [CM_JWT_COORD_B64];
+        cr_assert_eq (cm_jwt_keys_jwk (s_keys, i, kid, sizeof kid, x, sizeof x, y, sizeof y), 0);
+        cr_assert_eq (strlen (x), 43);
+        cr_assert_eq (strlen (y), 43);
+        if (strcmp (kid, s_new_kid) == 0) {
+            unsigned char bx [32], by [32];
+            char x64 [64], y64 [64];
+            s_xy (s_new_key, bx, by);
+            s_b64 (bx, 32, x64);
+            s_b64 (by, 32, y64);
+            cr_assert_str_eq (x, x64);
+            cr_assert_str_eq (y, y64);
+            saw_new = true;
+        }
+        cr_assert_eq (cm_jwt_keys_add_public_jwk (gateway, kid, x, y), 0);
+        cr_assert_eq (cm_jwt_keys_add_public_jwk (gateway, kid, x, y), -1, "duplicate kid");
+    }
+    cr_assert (saw_new);
+    char kid [CM_JWT_KID_MAX], x [4], y [CM_JWT_COORD_B64];
+    cr_assert_eq (cm_jwt_keys_jwk (s_keys, 0, kid, sizeof kid, x, sizeof x, y, sizeof y), -1);
+    cr_assert_eq (cm_jwt_keys_jwk (s_keys, 2, kid, sizeof kid, y, sizeof y, y, sizeof y), -1);
+
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (gateway, token, ISS, AUD, NOW, 0, &out), CM_JWT_OK);
+    cr_assert_str_eq (out.sub, SUB);
+    cr_assert_eq (cm_jwt_sign (gateway, ISS, AUD, &in, token, sizeof token), -1,
+                  "public keys cannot sign");
+    cr_assert_str_eq (token, "");
+    cm_jwt_keys_destroy (&gateway);
+    cr_assert_null (gateway);
+    cm_jwt_keys_destroy (&gateway);
+}
+
+Test (cm_jwt, bad_public_jwks_refused, .timeout = 10)
+{
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    EVP_PKEY *key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    unsigned char bx [32], by [32];
+    char x [64], y [64], kid [64];
+    s_xy (key, bx, by);
+    s_b64 (bx, 32, x);
+    s_b64 (by, 32, y);
+    s_thumbprint (key, kid);
+
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, "", x, y), -1);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, "../etc", x, y), -1);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, kid, y, y), -1, "point not on the curve");
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, kid, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), -1);
+    char padded [72];
+    snprintf (padded, sizeof padded, "%s=", x);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, kid, padded, y), -1);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, kid, x + 1, y), -1, "42 chars");
+    cr_assert_eq (cm_jwt_keys_count (keys), 0);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, kid, x, y), 0);
+    cr_assert_eq (cm_jwt_keys_count (keys), 1);
+    EVP_PKEY_free (key);
+    cm_jwt_keys_destroy (&keys);
+}
+
+Test (cm_jwt, bad_key_dirs_refused, .timeout = 20)
+{
+    char dir [64] = "/tmp/cm_jwt_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    EVP_PKEY *key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    char kid [64], path [256];
+    s_thumbprint (key, kid);
+
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), -1, "no key at all");
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, "/nonexistent/cm_jwt"), -1);
+
+    //  Readable by others
+    s_write_key (dir, kid, key, 0644, time (NULL));
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), -1);
+    snprintf (path, sizeof path, "%s/%s.pem", dir, kid);
+    cr_assert_eq (chmod (path, 0600), 0);
+    //  A file whose name is not its key's thumbprint
+    s_write_key (dir, "not-the-thumbprint", key, 0600, time (NULL));
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), -1);
+    cr_assert_eq (cm_jwt_keys_count (keys), 0, "a failed load leaves the set alone");
+    snprintf (path, sizeof path, "%s/not-the-thumbprint.pem", dir);
+    cr_assert_eq (unlink (path), 0);
+    //  Not a key at all
+    snprintf (path, sizeof path, "%s/garbage.pem", dir);
+    FILE *file = fopen (path, "w");
+    fputs ("-----BEGIN PRIVATE KEY-----\nnonsense\n-----END PRIVATE KEY-----\n", file);
+    fclose (file);
+    cr_assert_eq (chmod (path, 0600), 0);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), -1);
+    cr_assert_eq (unlink (path), 0);
+
+    //  Files that are not *.pem are none of our business
+    snprintf (path, sizeof path, "%s/%s.pem.tmp", dir, kid);
+    file = fopen (path, "w");
+    fclose (file);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), 0);
+    cr_assert_eq (cm_jwt_keys_count (keys), 1);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, dir), -1, "one signing key per set");
+    cr_assert_eq (cm_jwt_keys_count (keys), 1);
+
+    EVP_PKEY_free (key);
+    cm_jwt_keys_destroy (&keys);
+    s_remove_dir (dir);
+}
+
+Test (cm_jwt, sign_refuses_bad_claims, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    cm_jwt_claims_t claims;
+    char token [CM_JWT_TOKEN_MAX + 1];
+
+    s_claims (&claims);
+    claims.exp = claims.iat + 901;
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, sizeof token), -1);
+    cr_assert_str_eq (token, "");
+    s_claims (&claims);
+    claims.sub [0] = 'G';
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, sizeof token), -1);
+    s_claims (&claims);
+    claims.roles_count = 9;
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, sizeof token), -1);
+    s_claims (&claims);
+    claims.amr_count = 0;
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, sizeof token), -1);
+    s_claims (&claims);
+    snprintf (claims.roles [0], sizeof claims.roles [0], "a\"b");
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, sizeof token), -1);
+    s_claims (&claims);
+    cr_assert_eq (cm_jwt_sign (s_keys, "", AUD, &claims, token, sizeof token), -1);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &claims, token, 100), -1, "too small");
+    cr_assert_str_eq (token, "");
+}
+
+Test (cm_jwt, tampering_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1], copy [CM_JWT_TOKEN_MAX + 8];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    char *payload = strchr (token, '.') + 1;
+    char *signature = strrchr (token, '.') + 1;
+
+    //  One flipped character in the middle of the payload, then the signature
+    memcpy (copy, token, sizeof token);
+    size_t at = (size_t) (payload - token) + 10;
+    copy [at] = copy [at] == 'A'? 'B': 'A';
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_BAD_SIGNATURE);
+    cr_assert_eq (out.sub [0], '\0');
+    memcpy (copy, token, sizeof token);
+    at = (size_t) (signature - token) + 20;
+    copy [at] = copy [at] == 'A'? 'B': 'A';
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_BAD_SIGNATURE);
+
+    //  Characters from plain base64, padding, whitespace: not base64url
+    const char *intruders [] = { "+", "/", "=", " ", "\n" };
+    for (size_t i = 0; i < 5; i++) {
+        memcpy (copy, token, sizeof token);
+        copy [(size_t) (payload - token) + 10] = intruders [i][0];
+        cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED,
+                      "payload with '%s'", intruders [i]);
+    }
+    snprintf (copy, sizeof copy, "%s==", token);
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    //  The 86-char signature as padded base64 "...==" (88 chars)
+    memcpy (copy, token, sizeof token);
+    size_t len = strlen (copy);
+    copy [len - 2] = '=';
+    copy [len - 1] = '=';
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+}
+
+Test (cm_jwt, signature_length_and_range, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char header [256], payload [1024], token [CM_JWT_TOKEN_MAX + 256];
+    cm_jwt_claims_t claims;
+    s_header (header, sizeof header, s_new_kid);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+
+    s_forge (header, payload, s_new_key, 64, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_OK);
+    s_forge (header, payload, s_new_key, 63, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_SIGNATURE);
+    s_forge (header, payload, s_new_key, 65, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_SIGNATURE);
+
+    //  r = 0, r = n, s = n: out of range, refused before any curve work
+    static const unsigned char order [32] = {
+        0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        0xBC, 0xE6, 0xFA, 0xAD, 0xA7, 0x17, 0x9E, 0x84, 0xF3, 0xB9, 0xCA, 0xC2, 0xFC, 0x63, 0x25, 0x51
+    };
+    unsigned char raw [64];
+    char input [CM_JWT_TOKEN_MAX], sig [128];
+    s_signing_input (header, payload, input, sizeof input);
+    for (int variant = 0; variant < 4; variant++) {
+        s_es256 (s_new_key, input, raw);
+        if (variant == 0)
+            memset (raw, 0, 32);
+        else
+        if (variant == 1)
+            memcpy (raw, order, 32);
+        else
+        if (variant == 2)
+            memcpy (raw + 32, order, 32);
+        else
+            memset (raw, 0, 64);
+        s_b64 (raw, 64, sig);
+        snprintf (token, sizeof token, "%s.%s", input, sig);
+        cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims),
+                      CM_JWT_BAD_SIGNATURE, "variant %d", variant);
+    }
+}
+
+Test (cm_jwt, alg_none_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [1024], h [256], p [2048], token [CM_JWT_TOKEN_MAX];
+    cm_jwt_claims_t claims;
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    s_b64 (payload, strlen (payload), p);
+    const char *headers [] = {
+        "{\"alg\":\"none\",\"typ\":\"JWT\"}",
+        "{\"alg\":\"none\"}",
+        "{\"alg\":\"None\",\"typ\":\"JWT\"}",
+        "{\"typ\":\"JWT\"}",
+    };
+    for (size_t i = 0; i < 4; i++) {
+        s_b64 (headers [i], strlen (headers [i]), h);
+        snprintf (token, sizeof token, "%s.%s.", h, p);
+        cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_ALG,
+                      "%s", headers [i]);
+    }
+    //  alg none naming a real kid is no better
+    char header [256];
+    snprintf (header, sizeof header, "{\"alg\":\"none\",\"typ\":\"JWT\",\"kid\":\"%s\"}", s_new_kid);
+    s_b64 (header, strlen (header), h);
+    snprintf (token, sizeof token, "%s.%s.", h, p);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_ALG);
+}
+
+Test (cm_jwt, hs256_key_confusion_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    //  The classic attack: HMAC keyed with the verifier's public key, in
+    //  the hope that it is handed to HMAC as a "secret"
+    char payload [1024], header [256], input [CM_JWT_TOKEN_MAX], token [CM_JWT_TOKEN_MAX + 128];
+    char mac64 [64];
+    unsigned char mac [32], point [65];
+    unsigned int mac_len = 0;
+    cm_jwt_claims_t claims;
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    snprintf (header, sizeof header, "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"%s\"}", s_new_kid);
+    s_signing_input (header, payload, input, sizeof input);
+
+    //  Keyed with the public key as PEM text, then as the raw point
+    BIO *bio = BIO_new (BIO_s_mem ());
+    cr_assert (PEM_write_bio_PUBKEY (bio, s_new_key));
+    char *pem = NULL;
+    long pem_len = BIO_get_mem_data (bio, &pem);
+    cr_assert_not_null (HMAC (EVP_sha256 (), pem, (int) pem_len, (const unsigned char *) input,
+                              strlen (input), mac, &mac_len));
+    s_b64 (mac, mac_len, mac64);
+    snprintf (token, sizeof token, "%s.%s", input, mac64);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_ALG);
+    BIO_free (bio);
+
+    point [0] = 4;
+    s_xy (s_new_key, point + 1, point + 33);
+    cr_assert_not_null (HMAC (EVP_sha256 (), point, sizeof point, (const unsigned char *) input,
+                              strlen (input), mac, &mac_len));
+    s_b64 (mac, mac_len, mac64);
+    snprintf (token, sizeof token, "%s.%s", input, mac64);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_ALG);
+
+    //  Other algorithms and spellings, each properly ES256-signed
+    const char *algs [] = { "RS256", "ES384", "es256", "ES256 ", "PS256", "EdDSA" };
+    for (size_t i = 0; i < 6; i++) {
+        snprintf (header, sizeof header, "{\"alg\":\"%s\",\"typ\":\"JWT\",\"kid\":\"%s\"}",
+                  algs [i], s_new_kid);
+        cr_assert_eq (s_verify_forged (header, payload), CM_JWT_BAD_ALG, "%s", algs [i]);
+    }
+    snprintf (header, sizeof header, "{\"alg\":[\"ES256\"],\"kid\":\"%s\"}", s_new_kid);
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_BAD_ALG);
+}
+
+Test (cm_jwt, header_extras_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [1024], header [1024];
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+
+    //  An attacker-supplied key embedded in the header, signed with that key
+    EVP_PKEY *mallory = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    unsigned char bx [32], by [32];
+    char x [64], y [64], token [CM_JWT_TOKEN_MAX];
+    cm_jwt_claims_t claims;
+    s_xy (mallory, bx, by);
+    s_b64 (bx, 32, x);
+    s_b64 (by, 32, y);
+    snprintf (header, sizeof header,
+              "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\","
+              "\"jwk\":{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\",\"y\":\"%s\"}}",
+              s_new_kid, x, y);
+    s_forge (header, payload, mallory, 64, token, sizeof token);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &claims), CM_JWT_BAD_ALG);
+    //  ... even when signed with the real key
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_BAD_ALG);
+    EVP_PKEY_free (mallory);
+
+    const char *extras [] = {
+        ",\"jku\":\"https://evil.test/jwks.json\"",
+        ",\"x5u\":\"https://evil.test/cert.pem\"",
+        ",\"x5c\":[\"MIIB\"]",
+        ",\"crit\":[\"exp\"]",
+        ",\"cty\":\"JWT\"",
+    };
+    for (size_t i = 0; i < 5; i++) {
+        snprintf (header, sizeof header, "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"%s\"%s}",
+                  s_new_kid, extras [i]);
+        cr_assert_eq (s_verify_forged (header, payload), CM_JWT_BAD_ALG, "%s", extras [i]);
+    }
+    snprintf (header, sizeof header, "{\"alg\":\"ES256\",\"typ\":\"JWS\",\"kid\":\"%s\"}", s_new_kid);
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_BAD_ALG);
+    //  typ is optional
+    snprintf (header, sizeof header, "{\"alg\":\"ES256\",\"kid\":\"%s\"}", s_new_kid);
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_OK);
+    //  Duplicate members in the header are not JSON we accept
+    snprintf (header, sizeof header, "{\"alg\":\"ES256\",\"alg\":\"none\",\"kid\":\"%s\"}",
+              s_new_kid);
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_MALFORMED);
+    cr_assert_eq (s_verify_forged ("[\"ES256\"]", payload), CM_JWT_MALFORMED);
+    cr_assert_eq (s_verify_forged ("not json", payload), CM_JWT_MALFORMED);
+}
+
+Test (cm_jwt, unknown_kid_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [1024], header [256];
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    s_header (header, sizeof header, "c29tZS1vdGhlci1rZXk");
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_UNKNOWN_KID);
+    cr_assert_eq (s_verify_forged ("{\"alg\":\"ES256\",\"typ\":\"JWT\"}", payload),
+                  CM_JWT_UNKNOWN_KID);
+    cr_assert_eq (s_verify_forged ("{\"alg\":\"ES256\",\"kid\":7}", payload), CM_JWT_UNKNOWN_KID);
+    //  A prefix of a real kid is not that kid
+    char prefix [64];
+    snprintf (prefix, sizeof prefix, "%.20s", s_new_kid);
+    s_header (header, sizeof header, prefix);
+    cr_assert_eq (s_verify_forged (header, payload), CM_JWT_UNKNOWN_KID);
+}
+
+Test (cm_jwt, issuer_and_audience, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [1024], token [CM_JWT_TOKEN_MAX + 1];
+    cm_jwt_claims_t in, out;
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, "https://evil.test", AUD, NOW, 0, &out),
+                  CM_JWT_BAD_ISSUER);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS "/", AUD, NOW, 0, &out), CM_JWT_BAD_ISSUER);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, "other-api", NOW, 0, &out),
+                  CM_JWT_BAD_AUDIENCE);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, "api.example", NOW, 0, &out),
+                  CM_JWT_BAD_AUDIENCE);
+
+    s_payload (payload, sizeof payload, "[\"other\",\"" AUD "\"]", SUB, NOW - 10, NOW - 10,
+               NOW + 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_OK);
+    s_payload (payload, sizeof payload, "[\"other\"]", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_AUDIENCE);
+    s_payload (payload, sizeof payload, "[]", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_AUDIENCE);
+    s_payload (payload, sizeof payload, "[\"" AUD "\",7]", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_AUDIENCE);
+    s_payload (payload, sizeof payload, "null", SUB, NOW - 10, NOW - 10, NOW + 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_AUDIENCE);
+}
+
+Test (cm_jwt, time_window, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [1024];
+    //  Expired, at the edge, and inside the 30 s leeway s_verify_forged allows
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 400, NOW - 400, NOW - 100, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_EXPIRED);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 400, NOW - 400, NOW - 30, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_EXPIRED);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 400, NOW - 400, NOW - 29, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_OK);
+
+    //  Not yet valid
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW + 100, NOW + 500, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_NOT_YET_VALID);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW + 30, NOW + 500, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_OK);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW + 100, NOW - 10, NOW + 500, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_NOT_YET_VALID, "issued in the future");
+
+    //  Lifetime: 900 s is the most we issue
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 890, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_OK);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10, NOW + 891, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10,
+               NOW + 86400 * 365, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS);
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, NOW - 10, NOW - 10,
+               9223372036854775807LL, "");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "exp near INT64_MAX");
+}
+
+Test (cm_jwt, claim_types_and_bounds, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    char payload [2048];
+    const long long iat = NOW - 10, exp = NOW + 100;
+
+    //  sub and sid must be canonical lower-case UUIDs
+    const char *subs [] = {
+        "not-a-uuid", "0B6C1F9E-3D2A-4C8B-9F1E-7A5D3C2B1A09", "0b6c1f9e3d2a4c8b9f1e7a5d3c2b1a09",
+        "{0b6c1f9e-3d2a-4c8b-9f1e-7a5d3c2b1a09}", "0b6c1f9e-3d2a-4c8b-9f1e-7a5d3c2b1a0", ""
+    };
+    for (size_t i = 0; i < 6; i++) {
+        s_payload (payload, sizeof payload, "\"" AUD "\"", subs [i], iat, iat, exp, "");
+        cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "sub '%s'", subs [i]);
+    }
+    snprintf (payload, sizeof payload,
+              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\","
+              "\"roles\":[],\"iat\":%lld,\"exp\":%lld,\"auth_time\":%lld,\"amr\":[\"pwd\"],"
+              "\"jti\":\"j\"}", iat, exp, iat);
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_OK, "nbf optional, roles may be empty");
+
+    //  Numbers must be integers
+    snprintf (payload, sizeof payload,
+              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\","
+              "\"roles\":[],\"iat\":%lld,\"exp\":%lld.0,\"auth_time\":%lld,\"amr\":[\"pwd\"],"
+              "\"jti\":\"j\"}", iat, exp, iat);
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "exp as a float");
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, iat, iat, exp, ",\"exp\":1");
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_MALFORMED, "duplicate exp");
+    snprintf (payload, sizeof payload,
+              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\","
+              "\"roles\":[],\"iat\":\"%lld\",\"exp\":%lld,\"auth_time\":%lld,\"amr\":[\"pwd\"],"
+              "\"jti\":\"j\"}", iat, exp, iat);
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "iat as a string");
+    snprintf (payload, sizeof payload,
+              "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\","
+              "\"roles\":[],\"exp\":%lld,\"auth_time\":%lld,\"amr\":[\"pwd\"],\"jti\":\"j\"}",
+              exp, iat);
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "no iat");
+
+    //  roles, amr, jti, auth_time
+    const char *extras [] = {
+        ",\"roles\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\"]",
+        ",\"roles\":[\"abcdefghijklmnopqrstuvwxyz0123456\"]",
+        ",\"roles\":[\"\"]",
+        ",\"roles\":[\"a b\"]",
+        ",\"roles\":\"admin\"",
+        ",\"amr\":[\"pwd\",\"otp\",\"hwk\",\"mfa\",\"sms\"]",
+        ",\"amr\":[\"abcdefghijklmnop\"]",
+        ",\"amr\":[]",
+        ",\"jti\":7",
+    };
+    for (size_t i = 0; i < sizeof extras / sizeof extras [0]; i++) {
+        //  s_payload writes roles, amr and jti first; replace them by
+        //  writing the whole object without the one being tested
+        char body [1024];
+        snprintf (body, sizeof body,
+                  "{\"iss\":\"" ISS "\",\"aud\":\"" AUD "\",\"sub\":\"" SUB "\",\"sid\":\"" SID "\","
+                  "\"iat\":%lld,\"exp\":%lld,\"auth_time\":%lld%s%s%s%s}", iat, exp, iat,
+                  strstr (extras [i], "roles")? "": ",\"roles\":[\"user\"]",
+                  strstr (extras [i], "amr")? "": ",\"amr\":[\"pwd\"]",
+                  strstr (extras [i], "jti")? "": ",\"jti\":\"j\"",
+                  extras [i]);
+        cr_assert_eq (s_verify_payload (body), CM_JWT_BAD_CLAIMS, "%s", extras [i]);
+    }
+    s_payload (payload, sizeof payload, "\"" AUD "\"", SUB, iat, iat, exp, "");
+    char *auth_time = strstr (payload, "\"auth_time\":");
+    snprintf (auth_time, sizeof payload - (size_t) (auth_time - payload), "\"auth_time\":%lld,\"amr\":[\"pwd\"],\"jti\":\"j1\"}", NOW + 3600);
+    cr_assert_eq (s_verify_payload (payload), CM_JWT_BAD_CLAIMS, "auth_time in the future");
+
+    cr_assert_eq (s_verify_payload ("[1,2]"), CM_JWT_MALFORMED);
+    cr_assert_eq (s_verify_payload ("{\"iss\":"), CM_JWT_MALFORMED);
+}
+
+Test (cm_jwt, structure_refused, .init = s_setup, .fini = s_teardown, .timeout = 20)
+{
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1], copy [CM_JWT_TOKEN_MAX + 8];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+
+    snprintf (copy, sizeof copy, "%s.", token);
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    snprintf (copy, sizeof copy, "%s.AAAA", token);
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    snprintf (copy, sizeof copy, ".%s", token);
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    //  Two parts only
+    snprintf (copy, sizeof copy, "%s", token);
+    *strrchr (copy, '.') = '\0';
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    //  A doubled dot (empty payload)
+    snprintf (copy, sizeof copy, "%.*s..%s", (int) (strchr (token, '.') - token), token,
+              strrchr (token, '.') + 1);
+    cr_assert_eq (cm_jwt_verify (s_keys, copy, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    cr_assert_eq (cm_jwt_verify (s_keys, "", ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    cr_assert_eq (cm_jwt_verify (s_keys, NULL, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    cr_assert_eq (cm_jwt_verify (s_keys, "..", ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    cr_assert_eq (cm_jwt_verify (s_keys, "a.b.c", ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+
+    //  5000 bytes: a valid token padded out in the payload (still base64url)
+    char *big = (char *) malloc (5001);
+    cr_assert_not_null (big);
+    memset (big, 'A', 5000);
+    big [5000] = '\0';
+    memcpy (big, token, strchr (token, '.') - token + 1);
+    big [4000] = '.';
+    cr_assert_eq (cm_jwt_verify (s_keys, big, ISS, AUD, NOW, 0, &out), CM_JWT_MALFORMED);
+    free (big);
+    //  Exactly at the limit is still read (and then fails on content)
+    char *edge = (char *) malloc (CM_JWT_TOKEN_MAX + 1);
+    memset (edge, 'A', CM_JWT_TOKEN_MAX);
+    edge [CM_JWT_TOKEN_MAX] = '\0';
+    edge [100] = '.';
+    edge [CM_JWT_TOKEN_MAX - 90] = '.';
+    cm_jwt_result_t result = cm_jwt_verify (s_keys, edge, ISS, AUD, NOW, 0, &out);
+    cr_assert_neq (result, CM_JWT_OK);
+    free (edge);
+    cr_assert_str_eq (cm_jwt_result_str (CM_JWT_BAD_ALG), "bad_alg");
+    cr_assert_str_eq (cm_jwt_result_str (CM_JWT_BAD_CLAIMS), "bad_claims");
+}
+
+typedef struct {
+    const char *token;
+    int failures;
+} worker_t;
+
+static void *
+s_worker (void *arg)
+{
+    worker_t *work = (worker_t *) arg;
+    cm_jwt_claims_t claims;
+    for (int i = 0; i < 500; i++)
+        if (cm_jwt_verify (s_keys, work->token, ISS, AUD, NOW, 0, &claims) != CM_JWT_OK
+        ||  strcmp (claims.sub, SUB) != 0)
+            work->failures++;
+    return NULL;
+}
+
+Test (cm_jwt, shared_set_across_threads, .init = s_setup, .fini = s_teardown, .timeout = 60)
+{
+    cm_jwt_claims_t in;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    pthread_t threads [8];
+    worker_t work [8];
+    for (int i = 0; i < 8; i++) {
+        work [i] = (worker_t) { token, 0 };
+        cr_assert_eq (pthread_create (&threads [i], NULL, s_worker, &work [i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join (threads [i], NULL);
+        cr_expect_eq (work [i].failures, 0, "thread %d", i);
+    }
+}
+
+Test (cm_jwt, verify_speed, .init = s_setup, .fini = s_teardown, .timeout = 120)
+{
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    struct timespec start, stop;
+    clock_gettime (CLOCK_MONOTONIC, &start);
+    int ok = 0;
+    for (int i = 0; i < 10000; i++)
+        ok += cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &out) == CM_JWT_OK;
+    clock_gettime (CLOCK_MONOTONIC, &stop);
+    cr_assert_eq (ok, 10000);
+    double us = ((double) (stop.tv_sec - start.tv_sec) * 1e6
+               + (double) (stop.tv_nsec - start.tv_nsec) / 1e3) / 10000.0;
+    cr_log_info ("cm_jwt_verify: %.1f us per verify (10000 runs)", us);
+}
