@@ -50,14 +50,20 @@ all: $(addprefix $(BIN)/,$(SERVICES) $(TOOLS))
 define service_rules
 $(1)_SRC  := $$(filter-out services/$(1)/$(1).c,$$(wildcard services/$(1)/*.c))
 $(1)_MIG  := $$(sort $$(wildcard services/$(1)/migrations/*.sql))
+$(1)_DATA := $$(sort $$(wildcard services/$(1)/data/*.txt $$(if $$(filter gateway,$(1)),docs/openapi.json)))
 $(1)_OBJ  := $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_SRC)) \
-             $$(if $$($(1)_MIG),$(BUILD)/gen/$(1)_migrations.o)
+             $$(if $$($(1)_MIG),$(BUILD)/gen/$(1)_migrations.o) \
+             $$(if $$($(1)_DATA),$(BUILD)/gen/$(1)_data.o)
+$(BUILD)/gen/$(1)_data.c: $$($(1)_DATA) tools/embed_data.sh
+	@mkdir -p $$(@D)
+	sh tools/embed_data.sh $(1) $$($(1)_DATA) > $$@
 $(BUILD)/gen/$(1)_migrations.c: $$($(1)_MIG) tools/embed_sql.sh
 	@mkdir -p $$(@D)
 	sh tools/embed_sql.sh $(1)_migrations $(1) $$($(1)_MIG) > $$@
 $(BIN)/$(1): $(BUILD)/services/$(1)/$(1).o $$($(1)_OBJ) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	@echo "  LD   $$@"
+	@$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
 endef
 $(foreach s,$(SERVICES),$(eval $(call service_rules,$(s))))
 
@@ -98,9 +104,11 @@ INTEG_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
 area_objs   = $(if $(filter $(1),$(SERVICES)),$($(1)_OBJ))
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB) $(LIB) $$(call area_objs,$$(firstword $$(subst /, ,$$*)))
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+	@echo "  LD   $@"
+	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+	@echo "  LD   $@"
+	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
 deps:
 	@bash scripts/deps.sh
 

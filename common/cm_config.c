@@ -98,6 +98,18 @@ static const row_t s_rows [] = {
       "how long /readyz waits for each backend's pong" },
     { "AUDIT_BATCH", T_INT, "100", 1, 256, ALL & ~SVC (CM_SVC_AUDIT), OFF (audit_batch), 0,
       "audit events shipped per message" },
+    { "JWT_ISSUER", T_STR, "http://127.0.0.1:8080", 0, 0, SVC (CM_SVC_AUTH), OFF (jwt_issuer), 0,
+      "iss of access tokens (the gateway learns it from auth)" },
+    { "JWT_AUDIENCE", T_STR, "api", 0, 0, SVC (CM_SVC_AUTH), OFF (jwt_audience), 0,
+      "aud of access tokens" },
+    { "ACCESS_TOKEN_TTL", T_INT, "900", 60, 900, SVC (CM_SVC_AUTH), OFF (access_token_ttl_s), 0,
+      "access token lifetime in seconds (at most 15 min)" },
+    { "ADMIN_EMAILS", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (admin_emails), 0,
+      "comma-separated emails that get the admin role at sign-up" },
+    { "SESSION_IDLE_TIMEOUT", T_INT, "1800", 60, 2592000, SVC (CM_SVC_AUTH), OFF (session_idle_timeout_s), 0,
+      "seconds a session may go unused before it ends" },
+    { "SESSION_ABSOLUTE_TIMEOUT", T_INT, "43200", 300, 7776000, SVC (CM_SVC_AUTH),
+      OFF (session_absolute_timeout_s), 0, "seconds after sign-in a session ends, whatever the refreshes" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 

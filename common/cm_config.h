@@ -39,6 +39,12 @@ typedef struct {
     int64_t backend_timeout_ms;             //  BACKEND_TIMEOUT_MS
     int64_t ready_timeout_ms;               //  READY_TIMEOUT_MS
     int64_t audit_batch;                    //  AUDIT_BATCH
+    char *jwt_issuer;                       //  JWT_ISSUER
+    char *jwt_audience;                     //  JWT_AUDIENCE
+    int64_t access_token_ttl_s;             //  ACCESS_TOKEN_TTL
+    char *admin_emails;                     //  ADMIN_EMAILS
+    int64_t session_idle_timeout_s;         //  SESSION_IDLE_TIMEOUT
+    int64_t session_absolute_timeout_s;     //  SESSION_ABSOLUTE_TIMEOUT
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

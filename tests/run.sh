@@ -17,7 +17,8 @@ passed=0 failed=0 broken=0
 # Test ports: away from the defaults of a developer's own `make run`
 export PG_PORT=55533 REDIS_PORT=56480 GATEWAY_HTTP_PORT=18080 GATEWAY_HTTPS_PORT=18443 \
        GATEWAY_METRICS_PORT=19100 AUTH_PORT=17101 MISSIONS_PORT=17102 EVIDENCE_PORT=17103 \
-       PRIVACY_PORT=17104 AUDIT_PORT=17105 REPO_ROOT
+       PRIVACY_PORT=17104 AUDIT_PORT=17105 REPO_ROOT \
+       ADMIN_EMAILS=admin@example.com
 
 # run_binary NAME BINARY [criterion args]: adds its counts to the totals
 run_binary() {
@@ -49,7 +50,8 @@ while [ $# -ge 2 ]; do
     build=$1 bin=$2
     shift 2
     export BIN_DIR=$REPO_ROOT/$bin KEYGEN_BIN=$REPO_ROOT/$bin/keygen
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+           LSAN_OPTIONS=suppressions=$REPO_ROOT/tests/lsan.supp
     echo "== $build: unit tests"
     for t in "$build"/tests/unit/*/test_*; do
         case $t in *.o|*.d) continue ;; esac

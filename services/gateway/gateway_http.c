@@ -42,11 +42,14 @@ s_reason (int status)
 void
 gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
 {
-    char head [1024];
+    char head [1024], framing [96] = "";
+    //  A 204 carries no body and so no framing headers (RFC 9110 8.6)
+    if (status != 204)
+        snprintf (framing, sizeof framing,
+                  "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n", len);
     int n = snprintf (head, sizeof head,
         "HTTP/1.1 %d %s\r\n"
-        "Content-Type: application/json; charset=utf-8\r\n"
-        "Content-Length: %zu\r\n"
+        "%s"
         "X-Request-Id: %s\r\n"
         "X-Content-Type-Options: nosniff\r\n"
         "X-Frame-Options: DENY\r\n"
@@ -55,7 +58,7 @@ gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
         "Cache-Control: no-store\r\n"
         "%s%s"
         "\r\n",
-        status, s_reason (status), len, req->ctx.rid,
+        status, s_reason (status), framing, req->ctx.rid,
         req->info->is_ssl? "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n": "",
         status == 401? "WWW-Authenticate: Bearer\r\n": "");
     mg_write (req->conn, head, (size_t) n);
@@ -157,7 +160,7 @@ s_init_thread (const struct mg_context *ctx, int thread_type)
     if (thread_type != 1)
         return NULL;
     gateway_http_t *self = (gateway_http_t *) mg_get_user_data (ctx);
-    if (!self->cert)
+    if (!self)
         return NULL;                    //  the metrics server needs none
     gateway_backends_t *backends = gateway_backends_new (self->cfg, self->cert);
     if (!backends)
@@ -184,17 +187,15 @@ s_start (gateway_http_t *self, const char **options, bool with_backends,
     callbacks.log_message = s_log_message;
     callbacks.init_thread = s_init_thread;
     callbacks.exit_thread = s_exit_thread;
-    struct mg_init_data init = { &callbacks, self, options };
+    //  Only the public server's threads get backend clients: its user data
+    //  is self, the metrics server's is NULL
+    struct mg_init_data init = { &callbacks, with_backends? self: NULL, options };
     struct mg_error_data error;
     char text [256] = "";
     memset (&error, 0, sizeof error);
     error.text = text;
     error.text_buffer_size = sizeof text;
-    zcert_t *cert = self->cert;
-    if (!with_backends)
-        self->cert = NULL;              //  s_init_thread reads it while threads start
     struct mg_context *ctx = mg_start2 (&init, &error);
-    self->cert = cert;
     if (!ctx)
         cm_error ("http server did not start: %s", text);
     else

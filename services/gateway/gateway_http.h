@@ -22,6 +22,7 @@ typedef struct {
     const cm_config_t *cfg;
     cm_ctx_t ctx;                       //  request id, client IP, identity
     const char *route;                  //  matched pattern, for logs and metrics
+    char params [2][65];                //  {id} segments of the matched path
     int status;                         //  set when the response is sent
 } gateway_req_t;
 

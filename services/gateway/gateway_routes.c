@@ -1,6 +1,8 @@
 /*  gateway_routes - route table and the operational endpoints */
 #include <string.h>
 #include "gateway_routes.h"
+#include "gateway_api_auth.h"
+#include "gateway_auth.h"
 #include "../../common/cm_log.h"
 
 static void
@@ -56,17 +58,57 @@ s_readyz (gateway_req_t *req)
     }
 }
 
+static void
+s_openapi (gateway_req_t *req)
+{
+    extern const char gateway_openapi [];
+    extern const size_t gateway_openapi_len;
+    gateway_send_json (req, 200, gateway_openapi, gateway_openapi_len);
+}
+
 typedef struct {
     const char *method;
-    const char *pattern;            //  exact path; later patterns take {id}
+    const char *pattern;            //  "/api/v1/auth/sessions/{id}": {id} takes one segment
     gateway_handler_fn *handler;
+    bool needs_user;                //  a verified access token first
 } route_t;
 
 static const route_t s_routes [] = {
-    { "GET", "/healthz", s_healthz },
-    { "GET", "/readyz",  s_readyz },
+    { "GET",    "/healthz",                     s_healthz,                  false },
+    { "GET",    "/readyz",                      s_readyz,                   false },
+    { "GET",    "/api/v1/openapi.json",         s_openapi,                  false },
+    { "GET",    "/.well-known/jwks.json",       gateway_api_jwks,           false },
+    { "POST",   "/api/v1/auth/register",        gateway_api_register,       false },
+    { "POST",   "/api/v1/auth/token",           gateway_api_token,          false },
+    { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true },
+    { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true },
+    { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true },
+    { "GET",    "/api/v1/users/me",             gateway_api_me,             true },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
+
+//  Segment-wise match; {x} captures one non-empty segment of at most 64 bytes
+static bool
+s_match (const char *pattern, const char *path, char params [2][65])
+{
+    int captured = 0;
+    while (*pattern && *path) {
+        if (*pattern == '{') {
+            const char *close = strchr (pattern, '}');
+            size_t len = strcspn (path, "/");
+            if (!close || len == 0 || len > 64 || captured == 2)
+                return false;
+            memcpy (params [captured], path, len);
+            params [captured++][len] = 0;
+            pattern = close + 1;
+            path += len;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return false;
+    }
+    return *pattern == 0 && *path == 0;
+}
 
 void
 gateway_routes_dispatch (gateway_req_t *req)
@@ -75,20 +117,23 @@ gateway_routes_dispatch (gateway_req_t *req)
     const char *method = req->info->request_method;
     bool path_known = false;
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (!streq (s_routes [i].pattern, path))
+        if (!s_match (s_routes [i].pattern, path, req->params))
             continue;
         path_known = true;
+        req->route = s_routes [i].pattern;
         //  HEAD is answered like GET by the same handler
         if (streq (s_routes [i].method, method)
         || (streq (method, "HEAD") && streq (s_routes [i].method, "GET"))) {
-            req->route = s_routes [i].pattern;
+            if (s_routes [i].needs_user && gateway_auth_verify (req))
+                return;             //  refused, answer already sent
             s_routes [i].handler (req);
             return;
         }
     }
-    req->route = path_known? path: "unmatched";
     if (path_known)
         gateway_send_error (req, 405, "method_not_allowed", "method not allowed on this path");
-    else
+    else {
+        req->route = "unmatched";
         gateway_send_error (req, 404, "not_found", "no such route");
+    }
 }

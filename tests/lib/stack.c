@@ -40,10 +40,17 @@ stack_http (const char *method, const char *path, const char *extra_header,
     CURL *curl = curl_easy_init ();
     sink_t body_sink = { out->body, sizeof out->body, 0 };
     sink_t head_sink = { out->headers, sizeof out->headers, 0 };
+    //  extra_header may hold several headers separated by newlines
     struct curl_slist *headers = NULL;
-    if (extra_header)
-        headers = curl_slist_append (headers, extra_header);
-    if (body)
+    bool typed = false;
+    char *copy = extra_header? strdup (extra_header): NULL;
+    for (char *save = NULL, *line = copy? strtok_r (copy, "\n", &save): NULL; line;
+         line = strtok_r (NULL, "\n", &save)) {
+        headers = curl_slist_append (headers, line);
+        typed = typed || strncasecmp (line, "Content-Type:", 13) == 0;
+    }
+    free (copy);
+    if (body && !typed)
         headers = curl_slist_append (headers, "Content-Type: application/json");
     curl_easy_setopt (curl, CURLOPT_URL, url);
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);

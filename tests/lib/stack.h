@@ -23,7 +23,8 @@ typedef struct {
 const char *
     stack_env (const char *name);
 
-//  GET/POST... path on the gateway; extra_header may be NULL
+//  GET/POST... path on the gateway; extra_header (NULL or newline-separated
+//  headers) may set Content-Type, else a body is sent as JSON
 void
     stack_http (const char *method, const char *path, const char *extra_header,
                 const char *body, stack_http_t *out);

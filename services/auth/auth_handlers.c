@@ -1,0 +1,382 @@
+/*  auth_handlers - registration, sign-in, token rotation, sessions, keys */
+#include <pthread.h>
+#include <strings.h>
+#include "auth_handlers.h"
+#include "auth_email.h"
+#include "auth_password.h"
+#include "auth_secret.h"
+#include "auth_store.h"
+#include "../../common/cm_audit.h"
+#include "../../common/cm_db.h"
+#include "../../common/cm_log.h"
+
+//  The embedded common-password list (build/gen/auth_passwords.c)
+extern const char auth_common_passwords [];
+extern const size_t auth_common_passwords_len;
+
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static cm_jwt_keys_t *s_keys;               //  shared by all workers, read-only
+static const cm_config_t *s_cfg;
+
+static void
+s_load_shared (void)
+{
+    char dir [1024];
+    snprintf (dir, sizeof dir, "%s/jwt", s_cfg->keys_dir);
+    s_keys = cm_jwt_keys_new ();
+    if (s_keys && cm_jwt_keys_load_dir (s_keys, dir) != 0) {
+        cm_error ("cannot load JWT signing keys from %s", dir);
+        cm_jwt_keys_destroy (&s_keys);
+    }
+    if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
+        cm_error ("cannot load the common-password list");
+}
+
+void *
+auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
+{
+    (void) cert;
+    (void) index;
+    s_cfg = cfg;
+    pthread_once (&s_once, s_load_shared);
+    if (!s_keys)
+        return NULL;                        //  no keys: refuse to start
+    auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
+    self->cfg = cfg;
+    self->keys = s_keys;
+    self->db = cm_db_connect (cfg);
+    return self;
+}
+
+void
+auth_worker_destroy (void **state_p)
+{
+    auth_worker_t *self = (auth_worker_t *) *state_p;
+    if (self) {
+        PQfinish (self->db);
+        free (self);
+        *state_p = NULL;
+    }
+}
+
+static cm_err_t
+s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
+{
+    snprintf (info->message, sizeof info->message, "%s", message);
+    return err;
+}
+
+static PGconn *
+s_db (auth_worker_t *self)
+{
+    return cm_db_ensure (&self->db, self->cfg);
+}
+
+static char *
+s_dup (const char *s)
+{
+    return s? strdup (s): NULL;
+}
+
+//  The reply form of a user row
+static proto_auth_user_t *
+s_user_reply (const auth_user_row_t *row)
+{
+    proto_auth_user_t *user = (proto_auth_user_t *) zmalloc (sizeof (proto_auth_user_t));
+    user->id = s_dup (row->id);
+    user->email = s_dup (row->email);
+    user->name = row->has_name? s_dup (row->name): NULL;
+    user->roles = (char **) zmalloc (sizeof (char *) * CM_MAX_ROLES);
+    for (uint32_t i = 0; i < row->roles_count; i++)
+        user->roles [i] = s_dup (row->roles [i]);
+    user->roles_count = row->roles_count;
+    user->mfa_enabled = row->mfa_enabled;
+    user->has_mfa_enabled = true;
+    user->email_verified = row->email_verified;
+    user->has_email_verified = true;
+    user->created_at = s_dup (row->created_at);
+    return user;
+}
+
+static bool
+s_is_admin_email (const char *admins, const char *email)
+{
+    char *items [64];
+    int count = cm_config_split (admins, items, 64);
+    bool found = false;
+    for (int i = 0; i < count; i++) {
+        char normalized [255];
+        found = found || (auth_email_normalize (items [i], normalized, sizeof normalized) == 0
+                          && strcasecmp (normalized, email) == 0);
+        free (items [i]);
+    }
+    return found;
+}
+
+static cm_err_t
+s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_info_t *info)
+{
+    auth_worker_t *self = (auth_worker_t *) state;
+    const proto_auth_register_req_t *req = (const proto_auth_register_req_t *) req_;
+    proto_auth_register_rep_t *rep = (proto_auth_register_rep_t *) rep_;
+
+    char email [255];
+    if (auth_email_normalize (req->email, email, sizeof email))
+        return s_fail (info, CM_VALIDATION_FAILED, "email: not a valid email address");
+    char name [256] = "";
+    if (req->name) {
+        //  Names are stored as given but trimmed; 200 characters at most
+        const char *start = req->name;
+        while (*start == ' ' || *start == '\t')
+            start++;
+        snprintf (name, sizeof name, "%s", start);
+        size_t len = strlen (name);
+        while (len && (name [len - 1] == ' ' || name [len - 1] == '\t'))
+            name [--len] = 0;
+        size_t chars = 0;
+        for (size_t i = 0; i < strlen (req->name); i++)
+            chars += ((unsigned char) req->name [i] & 0xC0) != 0x80;
+        if (chars > 200)
+            return s_fail (info, CM_VALIDATION_FAILED, "name: at most 200 characters");
+    }
+    auth_password_verdict_t verdict = auth_password_check (req->password, email);
+    if (verdict != AUTH_PASSWORD_OK) {
+        char message [160];
+        snprintf (message, sizeof message, "password: %s", auth_password_verdict_str (verdict));
+        return s_fail (info, CM_WEAK_PASSWORD, message);
+    }
+    char phc [AUTH_PASSWORD_PHC_SIZE];
+    if (auth_password_hash (req->password, phc, sizeof phc))
+        return s_fail (info, CM_INTERNAL, "cannot hash the password");
+    PGconn *db = s_db (self);
+    if (!db)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    const char *roles = s_is_admin_email (self->cfg->admin_emails, email)? "user,admin": "user";
+    auth_user_row_t user;
+    int rc = auth_store_user_insert (db, ctx, email, req->name? name: NULL, phc, roles, &user);
+    if (rc == AUTH_STORE_TAKEN)
+        return s_fail (info, CM_EMAIL_TAKEN, "an account with this email already exists");
+    if (rc)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    rep->user = s_user_reply (&user);
+    return CM_CREATED;
+}
+
+//  Signs an access token for a session and fills the token reply
+static cm_err_t
+s_issue (auth_worker_t *self, const auth_user_row_t *user, const auth_session_row_t *session,
+         const char *refresh_token, proto_auth_tokens_t **tokens_p, cm_reply_info_t *info)
+{
+    cm_jwt_claims_t claims;
+    memset (&claims, 0, sizeof claims);
+    snprintf (claims.sub, sizeof claims.sub, "%s", user->id);
+    snprintf (claims.sid, sizeof claims.sid, "%s", session->id);
+    for (uint32_t i = 0; i < user->roles_count; i++)
+        snprintf (claims.roles [i], sizeof claims.roles [i], "%s", user->roles [i]);
+    claims.roles_count = user->roles_count;
+    char amr [64];
+    snprintf (amr, sizeof amr, "%s", session->amr);
+    for (char *save = NULL, *method = strtok_r (amr, ",", &save); method && claims.amr_count < 4;
+         method = strtok_r (NULL, ",", &save))
+        snprintf (claims.amr [claims.amr_count++], sizeof claims.amr [0], "%s", method);
+    claims.iat = claims.nbf = zclock_time () / 1000;
+    claims.exp = claims.iat + self->cfg->access_token_ttl_s;
+    claims.auth_time = session->auth_time;
+    auth_secret_token (claims.jti, sizeof claims.jti);
+    char *token = (char *) malloc (4096);
+    if (cm_jwt_sign (self->keys, self->cfg->jwt_issuer, self->cfg->jwt_audience, &claims, token, 4096)) {
+        free (token);
+        return s_fail (info, CM_INTERNAL, "cannot sign the access token");
+    }
+    proto_auth_tokens_t *tokens = (proto_auth_tokens_t *) zmalloc (sizeof (proto_auth_tokens_t));
+    tokens->access_token = token;
+    tokens->expires_in = self->cfg->access_token_ttl_s;
+    tokens->has_expires_in = true;
+    tokens->refresh_token = s_dup (refresh_token);
+    *tokens_p = tokens;
+    return CM_OK;
+}
+
+static cm_err_t
+s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_info_t *info)
+{
+    auth_worker_t *self = (auth_worker_t *) state;
+    const proto_auth_login_req_t *req = (const proto_auth_login_req_t *) req_;
+    proto_auth_login_rep_t *rep = (proto_auth_login_rep_t *) rep_;
+    PGconn *db = s_db (self);
+    if (!db)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+
+    char email [255];
+    auth_user_row_t user;
+    int found = auth_email_normalize (req->email, email, sizeof email) == 0
+              ? auth_store_user_by_email (db, email, &user): AUTH_STORE_NOT_FOUND;
+    if (found < 0)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    //  Unknown email and wrong password cost the same hash and get the
+    //  same answer, so neither timing nor body tells which it was
+    bool match = false;
+    if (found == AUTH_STORE_NOT_FOUND || !user.password_hash [0])
+        auth_password_dummy_verify (req->password);
+    else
+        match = auth_password_verify (user.password_hash, req->password) == 0;
+    if (!match || user.locked) {
+        cm_audit_record (db, ctx, "auth.login.failure", "failure",
+                         found == 0? user.id: NULL, found == 0? NULL: "{\"reason\":\"unknown_email\"}");
+        return s_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
+    }
+    if (user.mfa_enabled)
+        //  TOTP sign-in lands with MFA enrolment; until then fail closed
+        return s_fail (info, CM_MFA_REQUIRED, "a one-time code is required");
+    if (auth_password_needs_rehash (user.password_hash)) {
+        char phc [AUTH_PASSWORD_PHC_SIZE];
+        if (auth_password_hash (req->password, phc, sizeof phc) == 0)
+            auth_store_user_rehash (db, user.id, phc);
+    }
+    char refresh [AUTH_SECRET_TOKEN_SIZE], refresh_hash [AUTH_SECRET_HASH_SIZE];
+    if (auth_secret_token (refresh, sizeof refresh) || auth_secret_hash (refresh, refresh_hash))
+        return s_fail (info, CM_INTERNAL, "no randomness");
+    auth_session_row_t session;
+    if (auth_store_session_create (db, ctx, user.id, "pwd", req->user_agent, refresh_hash, &session))
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    return s_issue (self, &user, &session, refresh, &rep->tokens, info);
+}
+
+static cm_err_t
+s_refresh (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_info_t *info)
+{
+    auth_worker_t *self = (auth_worker_t *) state;
+    const proto_auth_refresh_req_t *req = (const proto_auth_refresh_req_t *) req_;
+    proto_auth_refresh_rep_t *rep = (proto_auth_refresh_rep_t *) rep_;
+    PGconn *db = s_db (self);
+    if (!db)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    char old_hash [AUTH_SECRET_HASH_SIZE], fresh [AUTH_SECRET_TOKEN_SIZE], fresh_hash [AUTH_SECRET_HASH_SIZE];
+    if (auth_secret_hash (req->refresh_token, old_hash) || auth_secret_token (fresh, sizeof fresh)
+    ||  auth_secret_hash (fresh, fresh_hash))
+        return s_fail (info, CM_INTERNAL, "no randomness");
+    auth_session_row_t session;
+    int rc = auth_store_refresh_rotate (db, ctx, old_hash, fresh_hash, self->cfg->session_idle_timeout_s,
+                                        self->cfg->session_absolute_timeout_s, &session);
+    if (rc < 0)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    if (rc)
+        return s_fail (info, CM_INVALID_TOKEN, "the refresh token is invalid, used or expired");
+    auth_user_row_t user;
+    rc = auth_store_user_by_id (db, session.user_id, &user);
+    if (rc || user.locked)
+        return s_fail (info, rc < 0? CM_UNAVAILABLE: CM_INVALID_TOKEN, "the account is not available");
+    //  A refresh keeps amr and auth_time as they were at sign-in
+    return s_issue (self, &user, &session, fresh, &rep->tokens, info);
+}
+
+static cm_err_t
+s_logout (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_reply_info_t *info)
+{
+    (void) req;
+    (void) rep;
+    auth_worker_t *self = (auth_worker_t *) state;
+    PGconn *db = s_db (self);
+    if (!db)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    int rc = auth_store_session_revoke (db, ctx, ctx->uid, ctx->sid, "logout");
+    //  Logging out twice is not an error: the session is gone either way
+    return rc < 0? s_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_NO_CONTENT;
+}
+
+static cm_err_t
+s_me (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_info_t *info)
+{
+    (void) req;
+    auth_worker_t *self = (auth_worker_t *) state;
+    proto_auth_me_rep_t *rep = (proto_auth_me_rep_t *) rep_;
+    PGconn *db = s_db (self);
+    auth_user_row_t user;
+    int rc = db? auth_store_user_by_id (db, ctx->uid, &user): -1;
+    if (rc < 0)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    if (rc)
+        return s_fail (info, CM_UNAUTHORIZED, "the account no longer exists");
+    rep->user = s_user_reply (&user);
+    return CM_OK;
+}
+
+static cm_err_t
+s_sessions (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_info_t *info)
+{
+    (void) req;
+    auth_worker_t *self = (auth_worker_t *) state;
+    proto_auth_sessions_rep_t *rep = (proto_auth_sessions_rep_t *) rep_;
+    PGconn *db = s_db (self);
+    auth_session_row_t *rows = (auth_session_row_t *) malloc (sizeof (auth_session_row_t) * 100);
+    int count = 0;
+    int rc = db? auth_store_sessions_list (db, ctx->uid, self->cfg->session_idle_timeout_s,
+                                           self->cfg->session_absolute_timeout_s, rows, 100, &count): -1;
+    if (rc == 0) {
+        rep->items = (proto_auth_session_t *) zmalloc (sizeof (proto_auth_session_t) * (size_t) (count? count: 1));
+        rep->items_count = (uint32_t) count;
+        for (int i = 0; i < count; i++) {
+            proto_auth_session_t *item = &rep->items [i];
+            item->id = s_dup (rows [i].id);
+            item->created_at = s_dup (rows [i].created_at);
+            item->last_seen_at = s_dup (rows [i].last_seen_at);
+            item->user_agent = rows [i].user_agent [0]? s_dup (rows [i].user_agent): NULL;
+            item->current = streq (rows [i].id, ctx->sid);
+            item->has_current = true;
+        }
+    }
+    free (rows);
+    return rc? s_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
+}
+
+static cm_err_t
+s_session_revoke (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, cm_reply_info_t *info)
+{
+    (void) rep;
+    auth_worker_t *self = (auth_worker_t *) state;
+    const proto_auth_session_revoke_req_t *req = (const proto_auth_session_revoke_req_t *) req_;
+    PGconn *db = s_db (self);
+    int rc = db? auth_store_session_revoke (db, ctx, ctx->uid, req->id, "revoked"): -1;
+    if (rc < 0)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    //  Another user's session and a missing one look the same
+    return rc? s_fail (info, CM_NOT_FOUND, "no such session"): CM_NO_CONTENT;
+}
+
+static cm_err_t
+s_jwks (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_info_t *info)
+{
+    (void) ctx;
+    (void) req;
+    auth_worker_t *self = (auth_worker_t *) state;
+    proto_auth_jwks_rep_t *rep = (proto_auth_jwks_rep_t *) rep_;
+    size_t count = cm_jwt_keys_count (self->keys);
+    rep->keys = (proto_auth_jwk_t *) zmalloc (sizeof (proto_auth_jwk_t) * (count? count: 1));
+    for (size_t i = 0; i < count && i < 16; i++) {
+        char kid [129], x [64], y [64];
+        if (cm_jwt_keys_jwk (self->keys, i, kid, sizeof kid, x, sizeof x, y, sizeof y))
+            return s_fail (info, CM_INTERNAL, "cannot export a key");
+        proto_auth_jwk_t *jwk = &rep->keys [rep->keys_count++];
+        jwk->kid = s_dup (kid);
+        jwk->kty = s_dup ("EC");
+        jwk->alg = s_dup ("ES256");
+        jwk->crv = s_dup ("P-256");
+        jwk->x = s_dup (x);
+        jwk->y = s_dup (y);
+    }
+    rep->issuer = s_dup (self->cfg->jwt_issuer);
+    rep->audience = s_dup (self->cfg->jwt_audience);
+    return CM_OK;
+}
+
+const cm_route_t auth_routes [] = {
+    { PROTO_MSG_auth_register,       s_register,       false },
+    { PROTO_MSG_auth_login,          s_login,          false },
+    { PROTO_MSG_auth_refresh,        s_refresh,        false },
+    { PROTO_MSG_auth_logout,         s_logout,         true },
+    { PROTO_MSG_auth_me,             s_me,             true },
+    { PROTO_MSG_auth_sessions,       s_sessions,       true },
+    { PROTO_MSG_auth_session_revoke, s_session_revoke, true },
+    { PROTO_MSG_auth_jwks,           s_jwks,           false },
+};
+const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

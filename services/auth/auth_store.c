@@ -1,0 +1,278 @@
+/*  auth_store - SQL of the auth service */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "auth_store.h"
+#include "../../common/cm_audit.h"
+#include "../../common/cm_db.h"
+
+#define TS(col) "to_char (" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+#define USER_COLUMNS "id, email, name, coalesce (password_hash, ''), array_to_string (roles, ','),"   \
+                     " email_verified, mfa_enabled, locked, " TS ("created_at")
+#define SESSION_COLUMNS "s.id, s.user_id, array_to_string (s.amr, ','),"                          \
+                        " extract (epoch FROM s.auth_time)::bigint, coalesce (s.user_agent, ''), " \
+                        TS ("s.created_at") ", " TS ("s.last_seen_at")
+//  A session is alive while not revoked, used recently and young enough
+#define SESSION_ALIVE "s.revoked_at IS NULL"                                        \
+                      " AND s.last_seen_at > now () - make_interval (secs => $%d)"  \
+                      " AND s.created_at > now () - make_interval (secs => $%d)"
+
+static void
+s_copy (char *dest, size_t size, PGresult *r, int row, int col)
+{
+    snprintf (dest, size, "%s", PQgetvalue (r, row, col));
+}
+
+static void
+s_user_from_row (PGresult *r, int row, auth_user_row_t *user)
+{
+    memset (user, 0, sizeof *user);
+    s_copy (user->id, sizeof user->id, r, row, 0);
+    s_copy (user->email, sizeof user->email, r, row, 1);
+    user->has_name = !PQgetisnull (r, row, 2);
+    s_copy (user->name, sizeof user->name, r, row, 2);
+    s_copy (user->password_hash, sizeof user->password_hash, r, row, 3);
+    char roles [CM_MAX_ROLES * 33];
+    s_copy (roles, sizeof roles, r, row, 4);
+    for (char *save = NULL, *role = strtok_r (roles, ",", &save);
+         role && user->roles_count < CM_MAX_ROLES; role = strtok_r (NULL, ",", &save))
+        snprintf (user->roles [user->roles_count++], sizeof user->roles [0], "%s", role);
+    user->email_verified = PQgetvalue (r, row, 5) [0] == 't';
+    user->mfa_enabled = PQgetvalue (r, row, 6) [0] == 't';
+    user->locked = PQgetvalue (r, row, 7) [0] == 't';
+    s_copy (user->created_at, sizeof user->created_at, r, row, 8);
+}
+
+static void
+s_session_from_row (PGresult *r, int row, auth_session_row_t *session)
+{
+    memset (session, 0, sizeof *session);
+    s_copy (session->id, sizeof session->id, r, row, 0);
+    s_copy (session->user_id, sizeof session->user_id, r, row, 1);
+    s_copy (session->amr, sizeof session->amr, r, row, 2);
+    session->auth_time = atoll (PQgetvalue (r, row, 3));
+    s_copy (session->user_agent, sizeof session->user_agent, r, row, 4);
+    s_copy (session->created_at, sizeof session->created_at, r, row, 5);
+    s_copy (session->last_seen_at, sizeof session->last_seen_at, r, row, 6);
+}
+
+static bool
+s_begin (PGconn *db)
+{
+    return cm_db_exec (db, NULL, PGRES_COMMAND_OK, "BEGIN", 0, NULL);
+}
+
+//  Commits when ok, else rolls back; returns rc, or -1 when COMMIT failed
+static int
+s_end (PGconn *db, int rc)
+{
+    bool ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK, rc >= 0? "COMMIT": "ROLLBACK", 0, NULL);
+    return ok || rc < 0? rc: -1;
+}
+
+int
+auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, const char *name,
+                        const char *phc, const char *roles_csv, auth_user_row_t *user)
+{
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { email, name, phc, roles_csv };
+    PGresult *r = PQexecParams (db,
+        "INSERT INTO users (email, name, password_hash, roles)"
+        " VALUES ($1, $2, $3, string_to_array ($4, ','))"
+        " ON CONFLICT DO NOTHING RETURNING " USER_COLUMNS, 4, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus (r) == PGRES_TUPLES_OK) {
+        rc = PQntuples (r) == 1? 0: AUTH_STORE_TAKEN;
+        if (rc == 0)
+            s_user_from_row (r, 0, user);
+    }
+    PQclear (r);
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.register", "success", user->id, NULL))
+        rc = -1;
+    return s_end (db, rc);
+}
+
+static int
+s_user_where (PGconn *db, const char *sql, const char *value, auth_user_row_t *user)
+{
+    const char *params [] = { value };
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK, sql, 1, params))
+        return -1;
+    int rc = PQntuples (r) == 1? 0: AUTH_STORE_NOT_FOUND;
+    if (rc == 0)
+        s_user_from_row (r, 0, user);
+    PQclear (r);
+    return rc;
+}
+
+int
+auth_store_user_by_email (PGconn *db, const char *email, auth_user_row_t *user)
+{
+    return s_user_where (db, "SELECT " USER_COLUMNS " FROM users WHERE lower (email) = lower ($1)",
+                         email, user);
+}
+
+int
+auth_store_user_by_id (PGconn *db, const char *id, auth_user_row_t *user)
+{
+    return s_user_where (db, "SELECT " USER_COLUMNS " FROM users WHERE id = $1", id, user);
+}
+
+int
+auth_store_user_rehash (PGconn *db, const char *id, const char *phc)
+{
+    const char *params [] = { id, phc };
+    return cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                       "UPDATE users SET password_hash = $2, updated_at = now () WHERE id = $1",
+                       2, params)? 0: -1;
+}
+
+int
+auth_store_session_create (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                           const char *amr_csv, const char *user_agent,
+                           const char *refresh_hash, auth_session_row_t *session)
+{
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { user_id, user_agent, ctx->ip [0]? ctx->ip: NULL, amr_csv };
+    PGresult *r = NULL;
+    int rc = cm_db_exec (db, &r, PGRES_TUPLES_OK,
+        "WITH s AS (INSERT INTO sessions (user_id, user_agent, ip, amr, auth_time)"
+        " VALUES ($1, $2, $3, string_to_array ($4, ','), now ()) RETURNING *)"
+        " SELECT " SESSION_COLUMNS " FROM s", 4, params)? 0: -1;
+    if (rc == 0) {
+        s_session_from_row (r, 0, session);
+        PQclear (r);
+        const char *token [] = { refresh_hash, session->id };
+        if (!cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                         "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)", 2, token))
+            rc = -1;
+    }
+    char detail [128];
+    snprintf (detail, sizeof detail, "{\"session_id\":\"%s\",\"amr\":\"%s\"}", session->id, amr_csv);
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.login.success", "success", user_id, detail))
+        rc = -1;
+    return s_end (db, rc);
+}
+
+int
+auth_store_refresh_rotate (PGconn *db, const cm_ctx_t *ctx, const char *old_hash,
+                           const char *new_hash, int64_t idle_s, int64_t absolute_s,
+                           auth_session_row_t *session)
+{
+    if (!s_begin (db))
+        return -1;
+    char idle [24], absolute [24];
+    snprintf (idle, sizeof idle, "%lld", (long long) idle_s);
+    snprintf (absolute, sizeof absolute, "%lld", (long long) absolute_s);
+    const char *params [] = { old_hash, idle, absolute };
+    PGresult *r = NULL;
+    //  Row locks serialise two refreshes racing with the same token
+    char sql [1024];
+    snprintf (sql, sizeof sql,
+              "SELECT " SESSION_COLUMNS ", rt.used_at IS NOT NULL, (" SESSION_ALIVE ")"
+              " FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id"
+              " WHERE rt.token_hash = $1 FOR UPDATE OF rt, s", 2, 3);
+    int rc = cm_db_exec (db, &r, PGRES_TUPLES_OK, sql, 3, params)? 0: -1;
+    if (rc == 0 && PQntuples (r) != 1)
+        rc = AUTH_STORE_NOT_FOUND;
+    if (rc == 0) {
+        s_session_from_row (r, 0, session);
+        bool used = PQgetvalue (r, 0, 7) [0] == 't';
+        bool alive = PQgetvalue (r, 0, 8) [0] == 't';
+        rc = used? AUTH_STORE_REUSED: alive? 0: AUTH_STORE_ENDED;
+    }
+    PQclear (r);
+    if (rc == AUTH_STORE_REUSED) {
+        //  Someone holds a copy of a rotated token: end the whole session
+        const char *sid [] = { session->id };
+        bool ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                              "UPDATE sessions SET revoked_at = now (), revoked_reason = 'refresh_reuse'"
+                              " WHERE id = $1 AND revoked_at IS NULL", 1, sid);
+        char detail [96];
+        snprintf (detail, sizeof detail, "{\"session_id\":\"%s\"}", session->id);
+        if (!ok || cm_audit_record (db, ctx, "auth.token.reuse_detected", "failure",
+                                    session->user_id, detail))
+            rc = -1;
+    }
+    else
+    if (rc == 0) {
+        const char *used [] = { old_hash };
+        const char *fresh [] = { new_hash, session->id };
+        bool ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                              "UPDATE refresh_tokens SET used_at = now () WHERE token_hash = $1", 1, used)
+               && cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                              "INSERT INTO refresh_tokens (token_hash, session_id) VALUES ($1, $2)", 2, fresh)
+               && cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                              "UPDATE sessions SET last_seen_at = now () WHERE id = $1", 1, fresh + 1);
+        if (!ok || cm_audit_record (db, ctx, "auth.token.refresh", "success", session->user_id, NULL))
+            rc = -1;
+    }
+    //  A reuse verdict must stick even though the caller gets an error
+    return s_end (db, rc);
+}
+
+int
+auth_store_session_alive (PGconn *db, const char *user_id, const char *session_id,
+                          int64_t idle_s, int64_t absolute_s)
+{
+    char idle [24], absolute [24];
+    snprintf (idle, sizeof idle, "%lld", (long long) idle_s);
+    snprintf (absolute, sizeof absolute, "%lld", (long long) absolute_s);
+    const char *params [] = { user_id, session_id, idle, absolute };
+    char sql [512];
+    snprintf (sql, sizeof sql, "SELECT 1 FROM sessions s WHERE s.user_id = $1 AND s.id = $2 AND "
+              SESSION_ALIVE, 3, 4);
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK, sql, 4, params))
+        return -1;
+    int rc = PQntuples (r) == 1? 0: AUTH_STORE_ENDED;
+    PQclear (r);
+    return rc;
+}
+
+int
+auth_store_session_revoke (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                           const char *session_id, const char *reason)
+{
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { user_id, session_id, reason };
+    PGresult *r = NULL;
+    int rc = cm_db_exec (db, &r, PGRES_COMMAND_OK,
+                         "UPDATE sessions SET revoked_at = now (), revoked_reason = $3"
+                         " WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL", 3, params)? 0: -1;
+    if (rc == 0) {
+        rc = atoi (PQcmdTuples (r)) == 1? 0: AUTH_STORE_NOT_FOUND;
+        PQclear (r);
+    }
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"session_id\":\"%s\",\"reason\":\"%s\"}", session_id, reason);
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.logout", "success", user_id, detail))
+        rc = -1;
+    return s_end (db, rc);
+}
+
+int
+auth_store_sessions_list (PGconn *db, const char *user_id, int64_t idle_s, int64_t absolute_s,
+                          auth_session_row_t *rows, int max, int *count)
+{
+    char idle [24], absolute [24], limit [16];
+    snprintf (idle, sizeof idle, "%lld", (long long) idle_s);
+    snprintf (absolute, sizeof absolute, "%lld", (long long) absolute_s);
+    snprintf (limit, sizeof limit, "%d", max);
+    const char *params [] = { user_id, idle, absolute, limit };
+    char sql [1024];
+    snprintf (sql, sizeof sql, "SELECT " SESSION_COLUMNS " FROM sessions s WHERE s.user_id = $1 AND "
+              SESSION_ALIVE " ORDER BY s.created_at DESC LIMIT $4", 2, 3);
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK, sql, 4, params))
+        return -1;
+    *count = PQntuples (r);
+    for (int i = 0; i < *count; i++)
+        s_session_from_row (r, i, &rows [i]);
+    PQclear (r);
+    return 0;
+}

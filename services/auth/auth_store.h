@@ -1,0 +1,85 @@
+/*  auth_store - the auth service's SQL: users, sessions, refresh tokens
+
+    Only parameterised statements. Functions that change several rows run
+    one transaction, and write their audit event into the outbox inside it.
+    Returns: 0 done, a positive AUTH_STORE_* outcome, or -1 (database down).
+*/
+#ifndef AUTH_STORE_H_INCLUDED
+#define AUTH_STORE_H_INCLUDED
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+#include "../../common/cm_ctx.h"
+
+#define AUTH_STORE_NOT_FOUND    1
+#define AUTH_STORE_TAKEN        2
+#define AUTH_STORE_REUSED       3   //  a rotated refresh token came back
+#define AUTH_STORE_ENDED        4   //  session revoked, idle or too old
+
+typedef struct {
+    char id [37];
+    char email [255];
+    char name [201];
+    bool has_name;
+    char password_hash [256];       //  PHC string, "" when none
+    char roles [CM_MAX_ROLES][33];
+    uint32_t roles_count;
+    bool email_verified;
+    bool mfa_enabled;
+    bool locked;
+    char created_at [41];           //  RFC 3339 UTC
+} auth_user_row_t;
+
+typedef struct {
+    char id [37];
+    char user_id [37];
+    char amr [64];                  //  comma-separated methods, e.g. "pwd,otp"
+    int64_t auth_time;              //  unix seconds
+    char user_agent [513];
+    char created_at [41];
+    char last_seen_at [41];
+} auth_session_row_t;
+
+//  New user; AUTH_STORE_TAKEN when the email exists in any letter case
+int
+    auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, const char *name,
+                            const char *phc, const char *roles_csv, auth_user_row_t *user);
+
+int
+    auth_store_user_by_email (PGconn *db, const char *email, auth_user_row_t *user);
+int
+    auth_store_user_by_id (PGconn *db, const char *id, auth_user_row_t *user);
+
+//  Store a stronger hash of the same password (parameters raised)
+int
+    auth_store_user_rehash (PGconn *db, const char *id, const char *phc);
+
+//  A session for user with its first refresh token (stored as its hash)
+int
+    auth_store_session_create (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                               const char *amr_csv, const char *user_agent,
+                               const char *refresh_hash, auth_session_row_t *session);
+
+//  Swap old_hash for new_hash if the session is alive. A token presented a
+//  second time revokes its whole session: AUTH_STORE_REUSED.
+int
+    auth_store_refresh_rotate (PGconn *db, const cm_ctx_t *ctx, const char *old_hash,
+                               const char *new_hash, int64_t idle_s, int64_t absolute_s,
+                               auth_session_row_t *session);
+
+//  Whether session id of user is alive (not revoked, idle or too old)
+int
+    auth_store_session_alive (PGconn *db, const char *user_id, const char *session_id,
+                              int64_t idle_s, int64_t absolute_s);
+
+//  Revoke session id of user (NOT_FOUND when it is not theirs or gone)
+int
+    auth_store_session_revoke (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                               const char *session_id, const char *reason);
+
+//  The user's live sessions, newest first, at most max
+int
+    auth_store_sessions_list (PGconn *db, const char *user_id, int64_t idle_s, int64_t absolute_s,
+                              auth_session_row_t *rows, int max, int *count);
+
+#endif

@@ -1,0 +1,286 @@
+/*  gateway_api_auth - HTTP <-> auth service for the auth routes
+
+    Each handler parses and bounds the HTTP input, calls auth over its
+    CURVE link with the verified identity, and renders the reply in the
+    contract's JSON. Validation that needs the account store (password
+    policy, email syntax) happens in auth; the gateway only refuses what
+    is malformed.
+*/
+#include <jansson.h>
+#include "gateway_api_auth.h"
+#include "gateway_auth.h"
+#include "gateway_body.h"
+
+#define JSON_LIMIT (1024 * 1024)
+
+//  Sends a jansson value (stolen) as the response
+static void
+s_send_value (gateway_req_t *req, int status, json_t *value)
+{
+    char *text = value? json_dumps (value, JSON_COMPACT): NULL;
+    if (text)
+        gateway_send_json (req, status, text, strlen (text));
+    else
+        gateway_send_error (req, 500, "internal_error", "cannot render the response");
+    free (text);
+    json_decref (value);
+}
+
+//  Renders a backend failure with its status and code
+static void
+s_send_backend_error (gateway_req_t *req, cm_err_t status, const cm_reply_info_t *info)
+{
+    gateway_send_error (req, cm_err_http (status), cm_err_code (status),
+                        info->message [0]? info->message: cm_err_str (status));
+}
+
+static cm_err_t
+s_call (gateway_req_t *req, int msg_id, const void *body, void *reply, cm_reply_info_t *info)
+{
+    cm_ctx_t ctx = req->ctx;
+    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
+    return cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, msg_id, body, reply, info);
+}
+
+//  Answers a failed body read (400, 413 or 500)
+static void
+s_send_read_error (gateway_req_t *req, int status)
+{
+    if (status == 413)
+        gateway_send_error (req, 413, "payload_too_large", "the body is larger than allowed");
+    else
+    if (status == 400)
+        gateway_send_error (req, 400, "invalid_request", "the body could not be read");
+    else
+        gateway_send_error (req, 500, "internal_error", "the body could not be stored");
+}
+
+//  Reads a JSON object body; on failure sends the error and returns NULL
+static json_t *
+s_json_body (gateway_req_t *req)
+{
+    int status = gateway_body_check_type (mg_get_header (req->conn, "Content-Type"), "application/json");
+    if (status) {
+        gateway_send_error (req, status, "unsupported_media_type", "send application/json");
+        return NULL;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    status = gateway_body_read (req->conn, JSON_LIMIT, &data, &len);
+    if (status) {
+        s_send_read_error (req, status);
+        return NULL;
+    }
+    char error [160];
+    json_t *body = gateway_body_json (data, len, error, sizeof error);
+    //  Bodies carry passwords: no copy is left in freed memory
+    explicit_bzero (data, len);
+    free (data);
+    if (!body)
+        gateway_send_error (req, 400, "invalid_request", error);
+    return body;
+}
+
+static json_t *
+s_user_json (const proto_auth_user_t *user, bool full)
+{
+    json_t *roles = json_array ();
+    for (uint32_t i = 0; i < user->roles_count; i++)
+        json_array_append_new (roles, json_string (user->roles [i]));
+    json_t *out = json_pack ("{s:s, s:s, s:o, s:o, s:s}", "id", user->id, "email", user->email,
+                             "name", user->name? json_string (user->name): json_null (),
+                             "roles", roles, "created_at", user->created_at);
+    if (out && full) {
+        json_object_set_new (out, "mfa_enabled", json_boolean (user->mfa_enabled));
+        json_object_set_new (out, "email_verified", json_boolean (user->email_verified));
+    }
+    return out;
+}
+
+void
+gateway_api_register (gateway_req_t *req)
+{
+    json_t *body = s_json_body (req);
+    if (!body)
+        return;
+    static const char *const fields [] = { "email", "password", "name", NULL };
+    char error [160];
+    const char *email = NULL, *password = NULL, *name = NULL;
+    int status = gateway_body_only_fields (body, fields, error, sizeof error);
+    if (!status)
+        status = gateway_body_string (body, "email", true, 1, 254, &email, error, sizeof error);
+    if (!status)
+        //  Over 128 characters is refused by the policy, never truncated
+        status = gateway_body_string (body, "password", true, 1, 1024, &password, error, sizeof error);
+    if (!status)
+        status = gateway_body_string (body, "name", false, 0, 200, &name, error, sizeof error);
+    if (status) {
+        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        json_decref (body);
+        return;
+    }
+    proto_auth_register_req_t call = { .email = (char *) email, .password = (char *) password,
+                                       .name = (char *) name };
+    proto_auth_register_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_register, &call, &reply, &info);
+    json_decref (body);
+    if (result == CM_CREATED)
+        s_send_value (req, 201, s_user_json (reply.user, false));
+    else
+        s_send_backend_error (req, result, &info);
+    proto_clear (&proto_auth_register_rep_desc, &reply);
+}
+
+static void
+s_send_tokens (gateway_req_t *req, const proto_auth_tokens_t *tokens)
+{
+    s_send_value (req, 200, json_pack ("{s:s, s:s, s:I, s:s}", "access_token", tokens->access_token,
+                                       "token_type", "bearer", "expires_in", (json_int_t) tokens->expires_in,
+                                       "refresh_token", tokens->refresh_token));
+}
+
+void
+gateway_api_token (gateway_req_t *req)
+{
+    if (gateway_body_check_type (mg_get_header (req->conn, "Content-Type"),
+                                 "application/x-www-form-urlencoded")) {
+        gateway_send_error (req, 415, "unsupported_media_type", "send application/x-www-form-urlencoded");
+        return;
+    }
+    char *data = NULL;
+    size_t len = 0;
+    int status = gateway_body_read (req->conn, 16 * 1024, &data, &len);
+    if (status) {
+        s_send_read_error (req, status);
+        return;
+    }
+    char grant [32], username [1025], password [1025], otp [65], refresh [257];
+    bool has_grant, has_username, has_password, has_otp, has_refresh;
+    status = gateway_body_form_get (data, len, "grant_type", grant, sizeof grant, &has_grant)
+          || gateway_body_form_get (data, len, "username", username, sizeof username, &has_username)
+          || gateway_body_form_get (data, len, "password", password, sizeof password, &has_password)
+          || gateway_body_form_get (data, len, "otp", otp, sizeof otp, &has_otp)
+          || gateway_body_form_get (data, len, "refresh_token", refresh, sizeof refresh, &has_refresh);
+    explicit_bzero (data, len);
+    free (data);
+    if (status || !has_grant) {
+        gateway_send_error (req, 400, "invalid_request", "the form is malformed or has no grant_type");
+        return;
+    }
+    const char *agent = mg_get_header (req->conn, "User-Agent");
+    char user_agent [513];
+    snprintf (user_agent, sizeof user_agent, "%s", agent? agent: "");
+    cm_reply_info_t info;
+    cm_err_t result;
+    if (streq (grant, "password")) {
+        if (!has_username || !has_password || !*username || !*password) {
+            gateway_send_error (req, 400, "invalid_request", "username and password are required");
+            return;
+        }
+        proto_auth_login_req_t call = { .email = username, .password = password,
+                                        .otp = has_otp && *otp? otp: NULL, .user_agent = user_agent };
+        proto_auth_login_rep_t reply = { 0 };
+        result = s_call (req, PROTO_MSG_auth_login, &call, &reply, &info);
+        if (result == CM_OK)
+            s_send_tokens (req, reply.tokens);
+        proto_clear (&proto_auth_login_rep_desc, &reply);
+    }
+    else
+    if (streq (grant, "refresh_token")) {
+        if (!has_refresh || !*refresh) {
+            gateway_send_error (req, 400, "invalid_request", "refresh_token is required");
+            return;
+        }
+        proto_auth_refresh_req_t call = { .refresh_token = refresh, .user_agent = user_agent };
+        proto_auth_refresh_rep_t reply = { 0 };
+        result = s_call (req, PROTO_MSG_auth_refresh, &call, &reply, &info);
+        if (result == CM_OK)
+            s_send_tokens (req, reply.tokens);
+        proto_clear (&proto_auth_refresh_rep_desc, &reply);
+    }
+    else {
+        gateway_send_error (req, 400, "unsupported_grant_type", "grant_type must be password or refresh_token");
+        return;
+    }
+    if (result != CM_OK)
+        s_send_backend_error (req, result, &info);
+}
+
+void
+gateway_api_logout (gateway_req_t *req)
+{
+    proto_auth_logout_req_t call = { 0 };
+    proto_auth_logout_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_logout, &call, &reply, &info);
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, &info);
+}
+
+void
+gateway_api_sessions (gateway_req_t *req)
+{
+    proto_auth_sessions_req_t call = { 0 };
+    proto_auth_sessions_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_sessions, &call, &reply, &info);
+    if (result == CM_OK) {
+        json_t *items = json_array ();
+        for (uint32_t i = 0; i < reply.items_count; i++) {
+            const proto_auth_session_t *s = &reply.items [i];
+            json_array_append_new (items, json_pack ("{s:s, s:s, s:s, s:o, s:b}", "id", s->id,
+                "created_at", s->created_at, "last_seen_at", s->last_seen_at,
+                "user_agent", s->user_agent? json_string (s->user_agent): json_null (),
+                "current", s->current));
+        }
+        s_send_value (req, 200, json_pack ("{s:o}", "items", items));
+    }
+    else
+        s_send_backend_error (req, result, &info);
+    proto_clear (&proto_auth_sessions_rep_desc, &reply);
+}
+
+void
+gateway_api_session_revoke (gateway_req_t *req)
+{
+    if (!proto_is_uuid (req->params [0])) {
+        gateway_send_error (req, 404, "not_found", "no such session");
+        return;
+    }
+    proto_auth_session_revoke_req_t call = { .id = req->params [0] };
+    proto_auth_session_revoke_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_session_revoke, &call, &reply, &info);
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, &info);
+}
+
+void
+gateway_api_me (gateway_req_t *req)
+{
+    proto_auth_me_req_t call = { 0 };
+    proto_auth_me_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_me, &call, &reply, &info);
+    if (result == CM_OK)
+        s_send_value (req, 200, s_user_json (reply.user, true));
+    else
+        s_send_backend_error (req, result, &info);
+    proto_clear (&proto_auth_me_rep_desc, &reply);
+}
+
+void
+gateway_api_jwks (gateway_req_t *req)
+{
+    char body [8192];
+    size_t len = gateway_auth_jwks_json (req, body, sizeof body);
+    if (len)
+        gateway_send_json (req, 200, body, len);
+    else
+        gateway_send_error (req, 503, "service_unavailable", "auth is not reachable");
+}

@@ -1,0 +1,15 @@
+/*  gateway_api_auth - the /api/v1/auth and /api/v1/users/me routes */
+#ifndef GATEWAY_API_AUTH_H_INCLUDED
+#define GATEWAY_API_AUTH_H_INCLUDED
+
+#include "gateway_http.h"
+
+void gateway_api_register (gateway_req_t *req);
+void gateway_api_token (gateway_req_t *req);
+void gateway_api_logout (gateway_req_t *req);
+void gateway_api_sessions (gateway_req_t *req);
+void gateway_api_session_revoke (gateway_req_t *req);
+void gateway_api_me (gateway_req_t *req);
+void gateway_api_jwks (gateway_req_t *req);
+
+#endif

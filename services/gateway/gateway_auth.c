@@ -1,0 +1,134 @@
+/*  gateway_auth - bearer token verification with a cached key set */
+#include <pthread.h>
+#include <strings.h>
+#include "gateway_auth.h"
+#include "../../common/cm_jwt.h"
+#include "../../common/cm_log.h"
+
+//  Leeway for clock differences between auth and gateway hosts
+#define LEEWAY_S 30
+#define REFRESH_INTERVAL_MS 1000
+
+static pthread_rwlock_t s_lock = PTHREAD_RWLOCK_INITIALIZER;
+static cm_jwt_keys_t *s_keys;           //  guarded by s_lock
+static char s_issuer [257];             //  guarded by s_lock
+static char s_audience [257];           //  guarded by s_lock
+static int64_t s_last_refresh;          //  guarded by s_lock
+
+//  Fetches auth's keys and adds the new ones. Called with no lock held.
+static int
+s_refresh (gateway_req_t *req)
+{
+    pthread_rwlock_wrlock (&s_lock);
+    int64_t now = zclock_mono ();
+    bool due = !s_last_refresh || now - s_last_refresh >= REFRESH_INTERVAL_MS;
+    if (due)
+        s_last_refresh = now;
+    pthread_rwlock_unlock (&s_lock);
+    if (!due)
+        return -1;
+
+    cm_ctx_t ctx = req->ctx;
+    ctx.uid [0] = ctx.sid [0] = 0;
+    ctx.roles_count = 0;
+    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
+    proto_auth_jwks_req_t jwks_req = { 0 };
+    proto_auth_jwks_rep_t jwks = { 0 };
+    cm_err_t status = cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_jwks,
+                                      &jwks_req, &jwks, NULL);
+    int rc = status == CM_OK? 0: -1;
+    if (rc == 0) {
+        pthread_rwlock_wrlock (&s_lock);
+        if (!s_keys)
+            s_keys = cm_jwt_keys_new ();
+        for (uint32_t i = 0; s_keys && i < jwks.keys_count; i++)
+            //  A kid already known is refused by the key set: keys never change under a kid
+            cm_jwt_keys_add_public_jwk (s_keys, jwks.keys [i].kid, jwks.keys [i].x, jwks.keys [i].y);
+        snprintf (s_issuer, sizeof s_issuer, "%s", jwks.issuer);
+        snprintf (s_audience, sizeof s_audience, "%s", jwks.audience);
+        pthread_rwlock_unlock (&s_lock);
+    }
+    else
+        cm_warn ("cannot fetch signing keys from auth: %s", cm_err_code (status));
+    proto_clear (&proto_auth_jwks_rep_desc, &jwks);
+    return rc;
+}
+
+static cm_jwt_result_t
+s_verify (const char *token, cm_jwt_claims_t *claims, bool *have_keys)
+{
+    pthread_rwlock_rdlock (&s_lock);
+    *have_keys = s_keys && cm_jwt_keys_count (s_keys) > 0;
+    cm_jwt_result_t result = *have_keys
+        ? cm_jwt_verify (s_keys, token, s_issuer, s_audience, zclock_time () / 1000, LEEWAY_S, claims)
+        : CM_JWT_UNKNOWN_KID;
+    pthread_rwlock_unlock (&s_lock);
+    return result;
+}
+
+int
+gateway_auth_verify (gateway_req_t *req)
+{
+    const char *header = mg_get_header (req->conn, "Authorization");
+    if (!header || strncasecmp (header, "Bearer ", 7) != 0 || !header [7]) {
+        gateway_send_error (req, 401, "unauthorized", "a bearer access token is required");
+        return 401;
+    }
+    const char *token = header + 7;
+    while (*token == ' ')
+        token++;
+    cm_jwt_claims_t claims;
+    bool have_keys;
+    cm_jwt_result_t result = s_verify (token, &claims, &have_keys);
+    if (result == CM_JWT_UNKNOWN_KID && s_refresh (req) == 0)
+        result = s_verify (token, &claims, &have_keys);
+    if (!have_keys) {
+        gateway_send_error (req, 503, "service_unavailable", "cannot verify tokens right now");
+        return 503;
+    }
+    if (result != CM_JWT_OK) {
+        cm_log_fields (CM_LOG_INFO, "token refused", "reason", cm_jwt_result_str (result), NULL);
+        gateway_send_error (req, 401, "invalid_token", "the access token is invalid or expired");
+        return 401;
+    }
+    snprintf (req->ctx.uid, sizeof req->ctx.uid, "%s", claims.sub);
+    snprintf (req->ctx.sid, sizeof req->ctx.sid, "%s", claims.sid);
+    for (uint32_t i = 0; i < claims.roles_count && i < CM_MAX_ROLES; i++)
+        snprintf (req->ctx.roles [i], sizeof req->ctx.roles [i], "%s", claims.roles [i]);
+    req->ctx.roles_count = claims.roles_count < CM_MAX_ROLES? claims.roles_count: CM_MAX_ROLES;
+    req->ctx.auth_time = claims.auth_time;
+    return 0;
+}
+
+size_t
+gateway_auth_jwks_json (gateway_req_t *req, char *buf, size_t size)
+{
+    cm_ctx_t ctx = req->ctx;
+    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
+    proto_auth_jwks_req_t jwks_req = { 0 };
+    proto_auth_jwks_rep_t jwks = { 0 };
+    size_t len = 0;
+    if (cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_jwks,
+                        &jwks_req, &jwks, NULL) == CM_OK) {
+        len = (size_t) snprintf (buf, size, "{\"keys\":[");
+        for (uint32_t i = 0; i < jwks.keys_count && len < size; i++)
+            //  Every value was bounded and checked by the codec (base64url, short)
+            len += (size_t) snprintf (buf + len, size - len,
+                "%s{\"kty\":\"EC\",\"crv\":\"P-256\",\"alg\":\"ES256\",\"use\":\"sig\",\"kid\":\"%s\",\"x\":\"%s\",\"y\":\"%s\"}",
+                i? ",": "", jwks.keys [i].kid, jwks.keys [i].x, jwks.keys [i].y);
+        if (len < size)
+            len += (size_t) snprintf (buf + len, size - len, "]}");
+        if (len >= size)
+            len = 0;
+    }
+    proto_clear (&proto_auth_jwks_rep_desc, &jwks);
+    return len;
+}
+
+void
+gateway_auth_shutdown (void)
+{
+    pthread_rwlock_wrlock (&s_lock);
+    cm_jwt_keys_destroy (&s_keys);
+    pthread_rwlock_unlock (&s_lock);
+}

@@ -1,0 +1,325 @@
+/*  test_auth - sign-up, sign-in, tokens and sessions over HTTP at the gateway */
+#include <criterion/criterion.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <jansson.h>
+#include "stack.h"
+
+TestSuite (auth, .timeout = 60);
+
+static const char *PASSWORD = "correct horse battery staple 42";
+
+//  A unique address per call, so tests never collide
+static void
+s_email (char *out, size_t size, const char *tag)
+{
+    snprintf (out, size, "%s-%lld-%d@Example.COM", tag, (long long) zclock_usecs (), rand () % 100000);
+}
+
+static json_t *
+s_json (const stack_http_t *res)
+{
+    json_t *value = json_loads (res->body, 0, NULL);
+    cr_assert_not_null (value, "not JSON: %s", res->body);
+    return value;
+}
+
+static const char *
+s_str (json_t *obj, const char *key)
+{
+    const char *value = json_string_value (json_object_get (obj, key));
+    cr_assert_not_null (value, "no string '%s'", key);
+    return value;
+}
+
+static long
+s_register (const char *email, const char *password, stack_http_t *res)
+{
+    char body [1024];
+    snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\",\"name\":\"Test User\"}", email, password);
+    stack_http ("POST", "/api/v1/auth/register", NULL, body, res);
+    return res->status;
+}
+
+//  Password grant; returns the status, tokens into access/refresh when 200
+static long
+s_login (const char *email, const char *password, char *access, char *refresh, stack_http_t *res)
+{
+    char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, password, 0);
+    char form [1024];
+    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s", user, pass);
+    curl_free (user);
+    curl_free (pass);
+    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
+    if (res->status == 200) {
+        json_t *tokens = s_json (res);
+        snprintf (access, 4096, "%s", s_str (tokens, "access_token"));
+        snprintf (refresh, 256, "%s", s_str (tokens, "refresh_token"));
+        json_decref (tokens);
+    }
+    return res->status;
+}
+
+static long
+s_refresh (const char *refresh, char *new_access, char *new_refresh, stack_http_t *res)
+{
+    char form [512];
+    snprintf (form, sizeof form, "grant_type=refresh_token&refresh_token=%s", refresh);
+    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
+    if (res->status == 200) {
+        json_t *tokens = s_json (res);
+        snprintf (new_access, 4096, "%s", s_str (tokens, "access_token"));
+        snprintf (new_refresh, 256, "%s", s_str (tokens, "refresh_token"));
+        json_decref (tokens);
+    }
+    return res->status;
+}
+
+static long
+s_get_auth (const char *path, const char *access, stack_http_t *res)
+{
+    char header [4200];
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    stack_http ("GET", path, header, NULL, res);
+    return res->status;
+}
+
+Test (auth, register_then_sign_in_and_read_me)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "alice");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201, "%s", res->body);
+    json_t *user = s_json (res);
+    cr_assert_eq (strlen (s_str (user, "id")), 36);
+    //  The domain is lower-cased, the local part kept
+    cr_assert_not_null (strstr (s_str (user, "email"), "@example.com"));
+    cr_assert_str_eq (s_str (user, "name"), "Test User");
+    cr_assert_str_eq (json_string_value (json_array_get (json_object_get (user, "roles"), 0)), "user");
+    cr_assert_null (json_object_get (user, "password"), "never echo a password");
+    cr_assert_null (json_object_get (user, "password_hash"));
+    char id [37];
+    snprintf (id, sizeof id, "%s", s_str (user, "id"));
+    json_decref (user);
+
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
+    json_t *tokens = s_json (res);
+    cr_assert_str_eq (s_str (tokens, "token_type"), "bearer");
+    json_int_t expires = json_integer_value (json_object_get (tokens, "expires_in"));
+    cr_assert (expires > 0 && expires <= 900);
+    json_decref (tokens);
+
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200, "%s", res->body);
+    json_t *me = s_json (res);
+    cr_assert_str_eq (s_str (me, "id"), id);
+    cr_assert (json_is_false (json_object_get (me, "mfa_enabled")));
+    cr_assert (json_is_false (json_object_get (me, "email_verified")));
+    json_decref (me);
+    free (res);
+}
+
+Test (auth, registration_rules)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128];
+    s_email (email, sizeof email, "rules");
+    cr_assert_eq (s_register (email, "short-pw-11", res), 422);
+    cr_assert_not_null (strstr (res->body, "\"code\":\"weak_password\""), "%s", res->body);
+    cr_assert_eq (s_register (email, "password1234", res), 422, "a common password is refused");
+    cr_assert_not_null (strstr (res->body, "weak_password"));
+    char long_pw [140];
+    memset (long_pw, 'k', 129);
+    long_pw [129] = 0;
+    cr_assert_eq (s_register (email, long_pw, res), 422, "129 characters: refused, not truncated");
+    long_pw [128] = 0;
+    cr_assert_eq (s_register (email, long_pw, res), 201, "128 characters: accepted: %s", res->body);
+
+    //  The same address in another letter case is the same account
+    char upper [128];
+    snprintf (upper, sizeof upper, "%s", email);
+    for (char *c = upper; *c && *c != '@'; c++)
+        *c = (char) toupper ((unsigned char) *c);
+    cr_assert_eq (s_register (upper, PASSWORD, res), 409);
+    cr_assert_not_null (strstr (res->body, "\"code\":\"email_taken\""));
+
+    cr_assert_eq (s_register ("not-an-email", PASSWORD, res), 422);
+    cr_assert_not_null (strstr (res->body, "email"), "the message names the field: %s", res->body);
+    stack_http ("POST", "/api/v1/auth/register", NULL, "{\"email\":", res);
+    cr_assert_eq (res->status, 400);
+    stack_http ("POST", "/api/v1/auth/register", "Content-Type: text/plain", "{}", res);
+    cr_assert_eq (res->status, 415);
+    stack_http ("POST", "/api/v1/auth/register", NULL,
+                "{\"email\":\"x@example.com\",\"password\":\"long enough password\",\"roles\":[\"admin\"]}", res);
+    cr_assert_eq (res->status, 422, "unknown fields (like roles) are refused");
+    free (res);
+}
+
+Test (auth, wrong_password_and_unknown_email_look_the_same)
+{
+    stack_http_t *a = malloc (sizeof *a), *b = malloc (sizeof *b);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "bob");
+    cr_assert_eq (s_register (email, PASSWORD, a), 201);
+    cr_assert_eq (s_login (email, "wrong password entirely", access, refresh, a), 401);
+    char nobody [128];
+    s_email (nobody, sizeof nobody, "nobody");
+    cr_assert_eq (s_login (nobody, "wrong password entirely", access, refresh, b), 401);
+    //  Same body but for the request id
+    json_t *ja = s_json (a), *jb = s_json (b);
+    cr_assert (json_equal (json_object_get (ja, "error"), json_object_get (jb, "error")),
+               "%s vs %s", a->body, b->body);
+    cr_assert_str_eq (json_string_value (json_object_get (json_object_get (ja, "error"), "code")),
+                      "invalid_credentials");
+    json_decref (ja);
+    json_decref (jb);
+    free (a);
+    free (b);
+}
+
+Test (auth, bearer_tokens_are_checked)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    stack_http ("GET", "/api/v1/users/me", NULL, NULL, res);
+    cr_assert_eq (res->status, 401);
+    char value [64];
+    cr_assert (stack_http_header (res, "WWW-Authenticate", value, sizeof value));
+    cr_assert_str_eq (value, "Bearer");
+
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "carol");
+    s_register (email, PASSWORD, res);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    //  Flip one character of the payload
+    char tampered [4096];
+    snprintf (tampered, sizeof tampered, "%s", access);
+    char *dot = strchr (tampered, '.');
+    dot [5] = dot [5] == 'A'? 'B': 'A';
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", tampered, res), 401);
+    cr_assert_not_null (strstr (res->body, "invalid_token"));
+    //  alg "none" with the same claims
+    char none [4096];
+    snprintf (none, sizeof none, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0%.*s.", (int) (strrchr (access, '.') - dot), dot);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", none, res), 401);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", "garbage", res), 401);
+    free (res);
+}
+
+Test (auth, refresh_rotates_and_reuse_revokes_the_session)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256], access2 [4096], refresh2 [256], access3 [4096], refresh3 [256];
+    s_email (email, sizeof email, "dave");
+    s_register (email, PASSWORD, res);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (s_refresh (refresh, access2, refresh2, res), 200, "%s", res->body);
+    cr_assert_str_neq (refresh, refresh2);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 200);
+    //  The rotated token again: refused, and the whole session ends
+    cr_assert_eq (s_refresh (refresh, access3, refresh3, res), 401);
+    cr_assert_not_null (strstr (res->body, "invalid_token"));
+    cr_assert_eq (s_refresh (refresh2, access3, refresh3, res), 401, "the newer token died with the session");
+    int64_t until = zclock_mono () + 10000;
+    long events = 0;
+    while ((events = stack_db_long ("SELECT count (*) FROM audit.events WHERE type = 'auth.token.reuse_detected'")) < 1
+           && zclock_mono () < until)
+        zclock_sleep (100);
+    cr_assert_geq (events, 1, "reuse is an audit event");
+    free (res);
+}
+
+Test (auth, sessions_list_revoke_and_logout)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256], access2 [4096], refresh2 [256], tmp [4096], tmp2 [256];
+    s_email (email, sizeof email, "erin");
+    s_register (email, PASSWORD, res);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (s_login (email, PASSWORD, access2, refresh2, res), 200);
+    cr_assert_eq (s_get_auth ("/api/v1/auth/sessions", access, res), 200, "%s", res->body);
+    json_t *list = s_json (res);
+    json_t *items = json_object_get (list, "items");
+    cr_assert_eq (json_array_size (items), 2);
+    int current = 0;
+    char other [37] = "";
+    for (size_t i = 0; i < 2; i++) {
+        json_t *item = json_array_get (items, i);
+        if (json_is_true (json_object_get (item, "current")))
+            current++;
+        else
+            snprintf (other, sizeof other, "%s", s_str (item, "id"));
+    }
+    cr_assert_eq (current, 1);
+    json_decref (list);
+
+    //  Another user cannot revoke it: 404, as if it did not exist
+    char mallory [128], m_access [4096], m_refresh [256];
+    s_email (mallory, sizeof mallory, "mallory");
+    s_register (mallory, PASSWORD, res);
+    cr_assert_eq (s_login (mallory, PASSWORD, m_access, m_refresh, res), 200);
+    char path [128], header [4200];
+    snprintf (path, sizeof path, "/api/v1/auth/sessions/%s", other);
+    snprintf (header, sizeof header, "Authorization: Bearer %s", m_access);
+    stack_http ("DELETE", path, header, NULL, res);
+    cr_assert_eq (res->status, 404);
+    //  Its owner can; its refresh token then stops working
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    stack_http ("DELETE", path, header, NULL, res);
+    cr_assert_eq (res->status, 204);
+    cr_assert_eq (s_refresh (refresh2, tmp, tmp2, res), 401);
+    //  Logout ends the current session
+    stack_http ("POST", "/api/v1/auth/logout", header, NULL, res);
+    cr_assert_eq (res->status, 204);
+    cr_assert_eq (s_refresh (refresh, tmp, tmp2, res), 401);
+    free (res);
+}
+
+Test (auth, admin_emails_get_the_admin_role)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128];
+    snprintf (email, sizeof email, "%s", stack_env ("ADMIN_EMAILS"));
+    long status = s_register (email, PASSWORD, res);
+    cr_assert (status == 201 || status == 409, "%ld %s", status, res->body);
+    char access [4096], refresh [256];
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
+    cr_assert_not_null (strstr (res->body, "\"admin\""), "%s", res->body);
+    free (res);
+}
+
+Test (auth, jwks_lists_public_keys_only)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    stack_http ("GET", "/.well-known/jwks.json", NULL, NULL, res);
+    cr_assert_eq (res->status, 200, "%s", res->body);
+    json_t *jwks = s_json (res);
+    json_t *key = json_array_get (json_object_get (jwks, "keys"), 0);
+    cr_assert_not_null (key);
+    cr_assert_str_eq (s_str (key, "kty"), "EC");
+    cr_assert_str_eq (s_str (key, "alg"), "ES256");
+    cr_assert_str_eq (s_str (key, "use"), "sig");
+    cr_assert_gt (strlen (s_str (key, "kid")), 10);
+    cr_assert_null (json_object_get (key, "d"), "no private part");
+    json_decref (jwks);
+    free (res);
+}
+
+Test (auth, audit_records_registration_and_sign_in)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "frank");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    json_t *user = s_json (res);
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM audit.events WHERE user_id = '%s'"
+              " AND type IN ('auth.register', 'auth.login.success')", s_str (user, "id"));
+    json_decref (user);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    int64_t until = zclock_mono () + 10000;
+    long events = 0;
+    while ((events = stack_db_long (sql)) < 2 && zclock_mono () < until)
+        zclock_sleep (100);
+    cr_assert_eq (events, 2);
+    free (res);
+}
