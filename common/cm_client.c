@@ -59,6 +59,7 @@ s_info (cm_reply_info_t *info, const char *code, const char *message)
     if (info) {
         snprintf (info->code, sizeof info->code, "%s", code? code: "");
         snprintf (info->message, sizeof info->message, "%s", message? message: "");
+        info->retry_after_s = 0;
     }
 }
 
@@ -133,6 +134,8 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
             else {
                 status = cm_err_from_code (env.code);
                 s_info (info, env.code, env.message);
+                if (info)
+                    info->retry_after_s = env.has_retry_after_s? env.retry_after_s: 0;
                 if (env.status >= 200 && env.status < 300 && rep) {
                     //  Success without the body the reply type promises
                     //  is a broken peer, never an empty success

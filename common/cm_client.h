@@ -20,6 +20,7 @@ typedef struct cm_client_s cm_client_t;
 typedef struct {
     char code [65];                 //  the reply's code, e.g. "not_found"
     char message [1025];            //  the reply's message
+    int64_t retry_after_s;          //  when refused for now: seconds to wait, else 0
 } cm_reply_info_t;
 
 //  ----------------------------------------------------------------------

@@ -38,7 +38,8 @@ typedef struct {
     uint32_t roles_count;               //  0..8 entries of roles in use
     char amr [CM_JWT_AMR_MAX][CM_JWT_AMR_LEN + 1];
     uint32_t amr_count;                 //  1..4 entries of amr in use
-    int64_t iat, nbf, exp, auth_time;   //  seconds since the Unix epoch
+    int64_t iat, nbf, exp, auth_time;   //  seconds since the Unix epoch;
+                                        //  verify leaves nbf 0 when absent
     char jti [CM_JWT_JTI_LEN + 1];      //  token id; "" = sign makes one
 } cm_jwt_claims_t;
 
@@ -73,7 +74,7 @@ int
                           size_t *out_len);
 
 //  ----------------------------------------------------------------------
-//  An empty key set, or NULL when OpenSSL has no SHA-256.
+//  An empty key set, or NULL when memory or OpenSSL's SHA-256 is missing.
 cm_jwt_keys_t *
     cm_jwt_keys_new (void);
 
@@ -85,7 +86,8 @@ void
 //  ----------------------------------------------------------------------
 //  Load every <kid>.pem (EC P-256 private key, mode 0600 or stricter, kid
 //  its RFC 7638 thumbprint) in dir; the newest by mtime signs, older ones
-//  only verify. Returns 0, or -1 leaving the set as it was.
+//  only verify. Returns 0, or -1 leaving the set as it was (also when dir
+//  holds no key, or the set already has a signing key).
 int
     cm_jwt_keys_load_dir (cm_jwt_keys_t *self, const char *dir);
 

@@ -39,9 +39,10 @@ s_ping (const cm_server_spec_t *spec, proto_ping_rep_t *rep)
 
 //  Encodes a reply: the typed body on success, code and message otherwise
 static void
-s_encode_reply (const proto_envelope_t *request, cm_err_t status, const char *message,
+s_encode_reply (const proto_envelope_t *request, cm_err_t status, const cm_reply_info_t *info,
                 const proto_desc_t *rep_desc, const void *rep, msgpack_sbuffer *buf)
 {
+    const char *message = info? info->message: NULL;
     proto_envelope_t env = { 0 };
     env.v = PROTO_VERSION;
     env.has_v = true;
@@ -53,8 +54,13 @@ s_encode_reply (const proto_envelope_t *request, cm_err_t status, const char *me
     env.has_status = true;
     env.code = (char *) cm_err_code (status);
     bool success = env.status >= 200 && env.status < 300;
-    if (!success)
+    if (!success) {
         env.message = (char *) (message && *message? message: cm_err_str (status));
+        if (info && info->retry_after_s > 0 && info->retry_after_s <= 86400) {
+            env.retry_after_s = info->retry_after_s;
+            env.has_retry_after_s = true;
+        }
+    }
 
     proto_error_t err;
     msgpack_sbuffer_clear (buf);
@@ -86,7 +92,7 @@ cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
     msgpack_unpacked_init (&upk);
     proto_envelope_t env;
     proto_error_t err = { "", "" };
-    cm_reply_info_t info = { "", "" };
+    cm_reply_info_t info = { "", "", 0 };
     cm_err_t status = proto_envelope_decode (data, size, &upk, &env, &err);
     int msg_id = -1;
     const cm_route_t *route = NULL;
@@ -143,7 +149,7 @@ reply:
     if (cm_err_http (status) >= 500)
         cm_log_fields (CM_LOG_WARN, "request failed", "type", env.type? env.type: "?",
                        "code", cm_err_code (status), "peer", peer, NULL);
-    s_encode_reply (&env, status, info.message,
+    s_encode_reply (&env, status, &info,
                     msg? msg->rep: NULL, rep, buf);
     if (req)
         proto_clear (msg->req, req);

@@ -41,7 +41,7 @@ BEGIN {
     n = 0
     while ((getline w < bases) > 0) base [++n] = w
 
-    #   The leaked passwords themselves come from the caller (stdin)
+    #   The leaked passwords themselves are added after this block
 
     #   Base words with the suffixes people add to reach a length rule
     split ("1 12 123 1234 12345 123456 1234567 12345678 123456789 1234567890 " \

@@ -4,6 +4,7 @@
 #include "auth_handlers.h"
 #include "auth_email.h"
 #include "auth_password.h"
+#include "auth_redis.h"
 #include "auth_secret.h"
 #include "auth_store.h"
 #include "../../common/cm_audit.h"
@@ -30,6 +31,9 @@ s_load_shared (void)
     }
     if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
         cm_error ("cannot load the common-password list");
+    //  The dummy hash is computed on first use: do it now, so the first
+    //  unknown-email sign-in takes no longer than the others
+    auth_password_dummy_verify ("warm-up");
 }
 
 void *
@@ -45,6 +49,11 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     self->cfg = cfg;
     self->keys = s_keys;
     self->db = cm_db_connect (cfg);
+    self->redis = cm_redis_new (cfg);
+    if (!self->redis) {
+        free (self);
+        return NULL;
+    }
     return self;
 }
 
@@ -54,6 +63,7 @@ auth_worker_destroy (void **state_p)
     auth_worker_t *self = (auth_worker_t *) *state_p;
     if (self) {
         PQfinish (self->db);
+        cm_redis_destroy (&self->redis);
         free (self);
         *state_p = NULL;
     }
@@ -207,6 +217,15 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     if (!db)
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
 
+    //  Locked emails get the same answer whether or not the password is
+    //  right, and no hash is computed for them
+    int64_t locked_for = auth_redis_locked_for (self->redis, req->email);
+    if (locked_for < 0)
+        return s_fail (info, CM_UNAVAILABLE, "sign-in is unavailable right now");
+    if (locked_for > 0) {
+        info->retry_after_s = locked_for;
+        return s_fail (info, CM_ACCOUNT_LOCKED, "too many failed sign-ins: try again later");
+    }
     char email [255];
     auth_user_row_t user;
     int found = auth_email_normalize (req->email, email, sizeof email) == 0
@@ -221,6 +240,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     else
         match = auth_password_verify (user.password_hash, req->password) == 0;
     if (!match || user.locked) {
+        auth_redis_failed (self->redis, req->email);
         cm_audit_record (db, ctx, "auth.login.failure", "failure",
                          found == 0? user.id: NULL, found == 0? NULL: "{\"reason\":\"unknown_email\"}");
         return s_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
@@ -228,6 +248,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     if (user.mfa_enabled)
         //  TOTP sign-in lands with MFA enrolment; until then fail closed
         return s_fail (info, CM_MFA_REQUIRED, "a one-time code is required");
+    auth_redis_succeeded (self->redis, req->email);
     if (auth_password_needs_rehash (user.password_hash)) {
         char phc [AUTH_PASSWORD_PHC_SIZE];
         if (auth_password_hash (req->password, phc, sizeof phc) == 0)
@@ -260,6 +281,9 @@ s_refresh (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_re
                                         self->cfg->session_absolute_timeout_s, &session);
     if (rc < 0)
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    if (rc == AUTH_STORE_REUSED)
+        //  The stolen copy's session ends at the gateway too
+        auth_redis_revoke (self->redis, session.id, self->cfg->access_token_ttl_s + 60);
     if (rc)
         return s_fail (info, CM_INVALID_TOKEN, "the refresh token is invalid, used or expired");
     auth_user_row_t user;
@@ -280,8 +304,13 @@ s_logout (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_reply
     if (!db)
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_session_revoke (db, ctx, ctx->uid, ctx->sid, "logout");
-    //  Logging out twice is not an error: the session is gone either way
-    return rc < 0? s_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_NO_CONTENT;
+    if (rc < 0)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    //  Logging out twice is not an error; but until the gateway knows, the
+    //  access token still works, so a failed publish is a failure
+    if (auth_redis_revoke (self->redis, ctx->sid, self->cfg->access_token_ttl_s + 60))
+        return s_fail (info, CM_UNAVAILABLE, "the logout could not be published: retry");
+    return CM_NO_CONTENT;
 }
 
 static cm_err_t
@@ -340,7 +369,11 @@ s_session_revoke (void *state, const cm_ctx_t *ctx, const void *req_, void *rep,
     if (rc < 0)
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
     //  Another user's session and a missing one look the same
-    return rc? s_fail (info, CM_NOT_FOUND, "no such session"): CM_NO_CONTENT;
+    if (rc)
+        return s_fail (info, CM_NOT_FOUND, "no such session");
+    if (auth_redis_revoke (self->redis, req->id, self->cfg->access_token_ttl_s + 60))
+        return s_fail (info, CM_UNAVAILABLE, "the revocation could not be published: retry");
+    return CM_NO_CONTENT;
 }
 
 static cm_err_t

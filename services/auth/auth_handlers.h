@@ -9,12 +9,14 @@
 
 #include <libpq-fe.h>
 #include "../../common/cm_jwt.h"
+#include "../../common/cm_redis.h"
 #include "../../common/cm_server.h"
 
 typedef struct {
     const cm_config_t *cfg;         //  borrowed
     PGconn *db;                     //  owned, reconnected on loss
     cm_jwt_keys_t *keys;            //  borrowed, process-wide, read-only
+    cm_redis_t *redis;              //  owned: revocations, sign-in failures
 } auth_worker_t;
 
 extern const cm_route_t auth_routes [];

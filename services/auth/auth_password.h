@@ -46,7 +46,8 @@ typedef enum {
 
 //  ----------------------------------------------------------------------
 //  Check password against the policy; email may be NULL (no email rule).
-//  The list must have been loaded (auth_password_list_load) first.
+//  Load the list first: checking without one is asserted against, and with
+//  asserts compiled out every password is refused as common.
 auth_password_verdict_t
     auth_password_check (const char *password, const char *email);
 

@@ -30,6 +30,7 @@ s_send_value (gateway_req_t *req, int status, json_t *value)
 static void
 s_send_backend_error (gateway_req_t *req, cm_err_t status, const cm_reply_info_t *info)
 {
+    req->retry_after_s = info->retry_after_s;
     gateway_send_error (req, cm_err_http (status), cm_err_code (status),
                         info->message [0]? info->message: cm_err_str (status));
 }

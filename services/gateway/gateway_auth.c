@@ -3,6 +3,7 @@
 #include <strings.h>
 #include "gateway_auth.h"
 #include "../../common/cm_jwt.h"
+#include "../../common/cm_redis.h"
 #include "../../common/cm_log.h"
 
 //  Leeway for clock differences between auth and gateway hosts
@@ -89,6 +90,23 @@ gateway_auth_verify (gateway_req_t *req)
     if (result != CM_JWT_OK) {
         cm_log_fields (CM_LOG_INFO, "token refused", "reason", cm_jwt_result_str (result), NULL);
         gateway_send_error (req, 401, "invalid_token", "the access token is invalid or expired");
+        return 401;
+    }
+    //  A valid signature is not enough: the session may have ended since.
+    //  If that cannot be checked, the request is refused (fail closed)
+    char key [64];
+    snprintf (key, sizeof key, CM_REDIS_REVOKED_PREFIX "%s", claims.sid);
+    const char *argv [] = { "EXISTS", key };
+    redisReply *reply = cm_redis_command (req->backends->redis, 2, argv);
+    bool revoked = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer != 0;
+    bool checked = reply && reply->type == REDIS_REPLY_INTEGER;
+    freeReplyObject (reply);
+    if (!checked) {
+        gateway_send_error (req, 503, "service_unavailable", "cannot check the session right now");
+        return 503;
+    }
+    if (revoked) {
+        gateway_send_error (req, 401, "invalid_token", "the session has ended");
         return 401;
     }
     snprintf (req->ctx.uid, sizeof req->ctx.uid, "%s", claims.sub);

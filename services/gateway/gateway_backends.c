@@ -13,6 +13,8 @@ gateway_backends_new (const cm_config_t *cfg, zcert_t *cert)
         }
         cm_client_set_timeout (self->clients [svc], cfg->backend_timeout_ms);
     }
+    if (self && !(self->redis = cm_redis_new (cfg)))
+        gateway_backends_destroy (&self);
     return self;
 }
 
@@ -23,6 +25,7 @@ gateway_backends_destroy (gateway_backends_t **self_p)
     if (self) {
         for (int svc = 0; svc < CM_SVC_COUNT; svc++)
             cm_client_destroy (&self->clients [svc]);
+        cm_redis_destroy (&self->redis);
         free (self);
         *self_p = NULL;
     }

@@ -8,9 +8,11 @@
 
 #include "../../common/cm_client.h"
 #include "../../common/cm_config.h"
+#include "../../common/cm_redis.h"
 
 typedef struct {
     cm_client_t *clients [CM_SVC_COUNT];    //  [CM_SVC_GATEWAY] stays NULL
+    cm_redis_t *redis;                      //  revoked sessions (later: rate limits)
 } gateway_backends_t;
 
 //  Clients for every backend; NULL when a certificate cannot be read

@@ -42,7 +42,9 @@ s_reason (int status)
 void
 gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
 {
-    char head [1024], framing [96] = "";
+    char head [1024], framing [96] = "", retry [48] = "";
+    if (req->retry_after_s > 0)
+        snprintf (retry, sizeof retry, "Retry-After: %lld\r\n", (long long) req->retry_after_s);
     //  A 204 carries no body and so no framing headers (RFC 9110 8.6)
     if (status != 204)
         snprintf (framing, sizeof framing,
@@ -56,11 +58,11 @@ gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
         "Referrer-Policy: no-referrer\r\n"
         "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
         "Cache-Control: no-store\r\n"
-        "%s%s"
+        "%s%s%s"
         "\r\n",
         status, s_reason (status), framing, req->ctx.rid,
         req->info->is_ssl? "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n": "",
-        status == 401? "WWW-Authenticate: Bearer\r\n": "");
+        status == 401? "WWW-Authenticate: Bearer\r\n": "", retry);
     mg_write (req->conn, head, (size_t) n);
     if (!streq (req->info->request_method, "HEAD") && len)
         mg_write (req->conn, json, len);

@@ -23,6 +23,7 @@ typedef struct {
     cm_ctx_t ctx;                       //  request id, client IP, identity
     const char *route;                  //  matched pattern, for logs and metrics
     char params [2][65];                //  {id} segments of the matched path
+    int64_t retry_after_s;              //  > 0: send Retry-After with the response
     int status;                         //  set when the response is sent
 } gateway_req_t;
 

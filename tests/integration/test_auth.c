@@ -218,6 +218,7 @@ Test (auth, refresh_rotates_and_reuse_revokes_the_session)
     cr_assert_eq (s_refresh (refresh, access3, refresh3, res), 401);
     cr_assert_not_null (strstr (res->body, "invalid_token"));
     cr_assert_eq (s_refresh (refresh2, access3, refresh3, res), 401, "the newer token died with the session");
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 401, "and so did its access token");
     int64_t until = zclock_mono () + 10000;
     long events = 0;
     while ((events = stack_db_long ("SELECT count (*) FROM audit.events WHERE type = 'auth.token.reuse_detected'")) < 1
@@ -266,10 +267,20 @@ Test (auth, sessions_list_revoke_and_logout)
     stack_http ("DELETE", path, header, NULL, res);
     cr_assert_eq (res->status, 204);
     cr_assert_eq (s_refresh (refresh2, tmp, tmp2, res), 401);
-    //  Logout ends the current session
+    //  The revoked session's access token is refused at once
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 401, "%s", res->body);
+    //  Logout ends the current session: its access token within 1 s, its refresh token too
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
     stack_http ("POST", "/api/v1/auth/logout", header, NULL, res);
     cr_assert_eq (res->status, 204);
+    int64_t deadline = zclock_mono () + 1000;
+    long status;
+    while ((status = s_get_auth ("/api/v1/users/me", access, res)) != 401 && zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_assert_eq (status, 401, "the access token still works after logout");
     cr_assert_eq (s_refresh (refresh, tmp, tmp2, res), 401);
+    //  The other user is untouched
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", m_access, res), 200);
     free (res);
 }
 
@@ -322,4 +333,33 @@ Test (auth, audit_records_registration_and_sign_in)
         zclock_sleep (100);
     cr_assert_eq (events, 2);
     free (res);
+}
+
+Test (auth, ten_failures_lock_sign_in_for_that_email)
+{
+    stack_http_t *res = malloc (sizeof *res), *other = malloc (sizeof *other);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "grace");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq (s_login (email, "not the password at all", access, refresh, res), 401, "attempt %d", i);
+    //  Locked: the right password gets the same 429 as a wrong one
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429, "%s", res->body);
+    cr_assert_not_null (strstr (res->body, "\"code\":\"account_locked\""), "%s", res->body);
+    char value [32];
+    cr_assert (stack_http_header (res, "Retry-After", value, sizeof value));
+    cr_assert (atoi (value) > 3000 && atoi (value) <= 3600, "Retry-After %s", value);
+    cr_assert_eq (s_login (email, "still wrong password", access, refresh, other), 429);
+    json_t *a = s_json (res), *b = s_json (other);
+    cr_assert (json_equal (json_object_get (a, "error"), json_object_get (b, "error")));
+    json_decref (a);
+    json_decref (b);
+    //  An email without an account locks the same way, so the lock reveals nothing
+    char nobody [128];
+    s_email (nobody, sizeof nobody, "ghost");
+    for (int i = 0; i < 10; i++)
+        s_login (nobody, "whatever password", access, refresh, res);
+    cr_assert_eq (s_login (nobody, "whatever password", access, refresh, res), 429);
+    free (res);
+    free (other);
 }

@@ -1,0 +1,89 @@
+/*  auth_redis - revocations and failed sign-in counters */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "auth_redis.h"
+#include "auth_secret.h"
+
+//  login_fail:<sha256 of the lower-cased email>
+static void
+s_fail_key (const char *email, char *key, size_t size)
+{
+    char lower [256];
+    size_t i;
+    for (i = 0; email [i] && i + 1 < sizeof lower; i++)
+        lower [i] = (char) tolower ((unsigned char) email [i]);
+    lower [i] = 0;
+    char hash [AUTH_SECRET_HASH_SIZE];
+    auth_secret_hash (lower, hash);
+    snprintf (key, size, "login_fail:%s", hash);
+}
+
+int
+auth_redis_revoke (cm_redis_t *redis, const char *sid, int64_t ttl_s)
+{
+    char key [64], ttl [24];
+    snprintf (key, sizeof key, CM_REDIS_REVOKED_PREFIX "%s", sid);
+    snprintf (ttl, sizeof ttl, "%lld", (long long) ttl_s);
+    const char *argv [] = { "SET", key, "1", "EX", ttl };
+    redisReply *reply = cm_redis_command (redis, 5, argv);
+    freeReplyObject (reply);
+    return reply? 0: -1;
+}
+
+int64_t
+auth_redis_locked_for (cm_redis_t *redis, const char *email)
+{
+    char key [96];
+    s_fail_key (email, key, sizeof key);
+    const char *get [] = { "GET", key };
+    redisReply *reply = cm_redis_command (redis, 2, get);
+    if (!reply)
+        return -1;
+    long long failures = reply->type == REDIS_REPLY_STRING? atoll (reply->str): 0;
+    freeReplyObject (reply);
+    if (failures < AUTH_LOCK_FAILURES)
+        return 0;
+    const char *ttl [] = { "TTL", key };
+    reply = cm_redis_command (redis, 2, ttl);
+    int64_t left = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0
+                 ? reply->integer: AUTH_LOCK_WINDOW_S;
+    freeReplyObject (reply);
+    return left;
+}
+
+int
+auth_redis_failed (cm_redis_t *redis, const char *email)
+{
+    char key [96], window [16];
+    s_fail_key (email, key, sizeof key);
+    snprintf (window, sizeof window, "%d", AUTH_LOCK_WINDOW_S);
+    const char *incr [] = { "INCR", key };
+    redisReply *reply = cm_redis_command (redis, 2, incr);
+    if (!reply)
+        return -1;
+    //  The window starts at the first failure; the tenth (re)starts the lock
+    bool restart = reply->type == REDIS_REPLY_INTEGER
+                && (reply->integer == 1 || reply->integer == AUTH_LOCK_FAILURES);
+    freeReplyObject (reply);
+    if (restart) {
+        const char *expire [] = { "EXPIRE", key, window };
+        reply = cm_redis_command (redis, 3, expire);
+        freeReplyObject (reply);
+        if (!reply)
+            return -1;
+    }
+    return 0;
+}
+
+int
+auth_redis_succeeded (cm_redis_t *redis, const char *email)
+{
+    char key [96];
+    s_fail_key (email, key, sizeof key);
+    const char *del [] = { "DEL", key };
+    redisReply *reply = cm_redis_command (redis, 2, del);
+    freeReplyObject (reply);
+    return reply? 0: -1;
+}
