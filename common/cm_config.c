@@ -110,6 +110,12 @@ static const row_t s_rows [] = {
       "seconds a session may go unused before it ends" },
     { "SESSION_ABSOLUTE_TIMEOUT", T_INT, "43200", 300, 7776000, SVC (CM_SVC_AUTH),
       OFF (session_absolute_timeout_s), 0, "seconds after sign-in a session ends, whatever the refreshes" },
+    { "REAUTH_MAX_AGE", T_INT, "600", 30, 86400, SVC (CM_SVC_AUTH) | SVC (CM_SVC_PRIVACY),
+      OFF (reauth_max_age_s), 0, "seconds since sign-in within which destructive actions are allowed" },
+    { "AUTH_DATA_KEY_FILE", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (auth_data_key_file), 0,
+      "key sealing TOTP secrets at rest (default: KEYS_DIR/secrets/auth_data.key)" },
+    { "TOTP_ISSUER", T_STR, "Missions", 0, 0, SVC (CM_SVC_AUTH), OFF (totp_issuer), 0,
+      "issuer name authenticator apps show" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 

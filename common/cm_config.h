@@ -45,6 +45,9 @@ typedef struct {
     char *admin_emails;                     //  ADMIN_EMAILS
     int64_t session_idle_timeout_s;         //  SESSION_IDLE_TIMEOUT
     int64_t session_absolute_timeout_s;     //  SESSION_ABSOLUTE_TIMEOUT
+    int64_t reauth_max_age_s;               //  REAUTH_MAX_AGE
+    char *auth_data_key_file;               //  AUTH_DATA_KEY_FILE
+    char *totp_issuer;                      //  TOTP_ISSUER
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

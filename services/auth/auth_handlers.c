@@ -2,7 +2,9 @@
 #include <pthread.h>
 #include <strings.h>
 #include "auth_handlers.h"
+#include "auth_crypt.h"
 #include "auth_email.h"
+#include "auth_mfa.h"
 #include "auth_password.h"
 #include "auth_redis.h"
 #include "auth_secret.h"
@@ -17,6 +19,8 @@ extern const size_t auth_common_passwords_len;
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static cm_jwt_keys_t *s_keys;               //  shared by all workers, read-only
+static uint8_t s_data_key [AUTH_CRYPT_KEY_BYTES];
+static bool s_data_key_loaded;
 static const cm_config_t *s_cfg;
 
 static void
@@ -29,6 +33,14 @@ s_load_shared (void)
         cm_error ("cannot load JWT signing keys from %s", dir);
         cm_jwt_keys_destroy (&s_keys);
     }
+    char path [1024];
+    if (s_cfg->auth_data_key_file && *s_cfg->auth_data_key_file)
+        snprintf (path, sizeof path, "%s", s_cfg->auth_data_key_file);
+    else
+        snprintf (path, sizeof path, "%s/secrets/auth_data.key", s_cfg->keys_dir);
+    s_data_key_loaded = auth_crypt_load_key (path, s_data_key) == 0;
+    if (!s_data_key_loaded)
+        cm_error ("cannot load the data key %s (64 hex digits)", path);
     if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
         cm_error ("cannot load the common-password list");
     //  The dummy hash is computed on first use: do it now, so the first
@@ -43,11 +55,12 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     (void) index;
     s_cfg = cfg;
     pthread_once (&s_once, s_load_shared);
-    if (!s_keys)
+    if (!s_keys || !s_data_key_loaded)
         return NULL;                        //  no keys: refuse to start
     auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
     self->cfg = cfg;
     self->keys = s_keys;
+    self->data_key = s_data_key;
     self->db = cm_db_connect (cfg);
     self->redis = cm_redis_new (cfg);
     if (!self->redis) {
@@ -245,9 +258,19 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
                          found == 0? user.id: NULL, found == 0? NULL: "{\"reason\":\"unknown_email\"}");
         return s_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
     }
-    if (user.mfa_enabled)
-        //  TOTP sign-in lands with MFA enrolment; until then fail closed
-        return s_fail (info, CM_MFA_REQUIRED, "a one-time code is required");
+    const char *amr = "pwd";
+    if (user.mfa_enabled) {
+        cm_err_t mfa = auth_mfa_check (self, user.id, req->otp);
+        if (mfa == CM_MFA_REQUIRED) {
+            //  A wrong code counts towards the lock like a wrong password
+            if (req->otp)
+                auth_redis_failed (self->redis, req->email);
+            return s_fail (info, CM_MFA_REQUIRED, "a valid one-time code is required");
+        }
+        if (mfa != CM_OK)
+            return s_fail (info, mfa, "account store unavailable");
+        amr = "pwd,otp";
+    }
     auth_redis_succeeded (self->redis, req->email);
     if (auth_password_needs_rehash (user.password_hash)) {
         char phc [AUTH_PASSWORD_PHC_SIZE];
@@ -258,7 +281,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     if (auth_secret_token (refresh, sizeof refresh) || auth_secret_hash (refresh, refresh_hash))
         return s_fail (info, CM_INTERNAL, "no randomness");
     auth_session_row_t session;
-    if (auth_store_session_create (db, ctx, user.id, "pwd", req->user_agent, refresh_hash, &session))
+    if (auth_store_session_create (db, ctx, user.id, amr, req->user_agent, refresh_hash, &session))
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
     return s_issue (self, &user, &session, refresh, &rep->tokens, info);
 }
@@ -411,5 +434,8 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_sessions,       s_sessions,       true },
     { PROTO_MSG_auth_session_revoke, s_session_revoke, true },
     { PROTO_MSG_auth_jwks,           s_jwks,           false },
+    { PROTO_MSG_auth_mfa_enroll,     auth_mfa_enroll,  true },
+    { PROTO_MSG_auth_mfa_verify,     auth_mfa_verify,  true },
+    { PROTO_MSG_auth_mfa_disable,    auth_mfa_disable, true },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

@@ -17,6 +17,7 @@ typedef struct {
     PGconn *db;                     //  owned, reconnected on loss
     cm_jwt_keys_t *keys;            //  borrowed, process-wide, read-only
     cm_redis_t *redis;              //  owned: revocations, sign-in failures
+    const uint8_t *data_key;        //  borrowed, process-wide: seals TOTP secrets
 } auth_worker_t;
 
 extern const cm_route_t auth_routes [];

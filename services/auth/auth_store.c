@@ -276,3 +276,101 @@ auth_store_sessions_list (PGconn *db, const char *user_id, int64_t idle_s, int64
     PQclear (r);
     return 0;
 }
+
+int
+auth_store_mfa_begin (PGconn *db, const char *user_id, const char *sealed_hex,
+                      const char code_hashes [][65], int code_count)
+{
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { user_id, sealed_hex };
+    PGresult *r = NULL;
+    int rc = cm_db_exec (db, &r, PGRES_COMMAND_OK,
+                         "UPDATE users SET totp_secret_enc = decode ($2, 'hex'), totp_last_step = 0,"
+                         " updated_at = now () WHERE id = $1 AND NOT mfa_enabled", 2, params)? 0: -1;
+    if (rc == 0) {
+        rc = atoi (PQcmdTuples (r)) == 1? 0: AUTH_STORE_TAKEN;
+        PQclear (r);
+    }
+    const char *user [] = { user_id };
+    if (rc == 0 && !cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                                "DELETE FROM recovery_codes WHERE user_id = $1", 1, user))
+        rc = -1;
+    for (int i = 0; rc == 0 && i < code_count; i++) {
+        const char *code [] = { user_id, code_hashes [i] };
+        if (!cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                         "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)", 2, code))
+            rc = -1;
+    }
+    return s_end (db, rc);
+}
+
+int
+auth_store_mfa_get (PGconn *db, const char *user_id, char *sealed_hex, size_t size, bool *enabled)
+{
+    const char *params [] = { user_id };
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                     "SELECT coalesce (encode (totp_secret_enc, 'hex'), ''), mfa_enabled"
+                     " FROM users WHERE id = $1", 1, params))
+        return -1;
+    int rc = PQntuples (r) == 1? 0: AUTH_STORE_NOT_FOUND;
+    if (rc == 0) {
+        snprintf (sealed_hex, size, "%s", PQgetvalue (r, 0, 0));
+        *enabled = PQgetvalue (r, 0, 1) [0] == 't';
+    }
+    PQclear (r);
+    return rc;
+}
+
+//  Runs an UPDATE expected to touch one row; outcome when it touched none
+static int
+s_update_one (PGconn *db, const char *sql, int count, const char *const *params, int outcome)
+{
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_COMMAND_OK, sql, count, params))
+        return -1;
+    int rc = atoi (PQcmdTuples (r)) == 1? 0: outcome;
+    PQclear (r);
+    return rc;
+}
+
+int
+auth_store_mfa_use_step (PGconn *db, const char *user_id, int64_t step)
+{
+    char value [24];
+    snprintf (value, sizeof value, "%lld", (long long) step);
+    const char *params [] = { user_id, value };
+    //  One statement: two sign-ins racing with the same code cannot both win
+    return s_update_one (db, "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
+                         2, params, AUTH_STORE_REUSED);
+}
+
+int
+auth_store_mfa_use_recovery (PGconn *db, const char *user_id, const char *code_hash)
+{
+    const char *params [] = { user_id, code_hash };
+    return s_update_one (db, "UPDATE recovery_codes SET used_at = now ()"
+                             " WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+                         2, params, AUTH_STORE_NOT_FOUND);
+}
+
+int
+auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool enabled)
+{
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { user_id };
+    int rc = s_update_one (db, enabled
+        ? "UPDATE users SET mfa_enabled = true, updated_at = now ()"
+          " WHERE id = $1 AND NOT mfa_enabled AND totp_secret_enc IS NOT NULL"
+        : "UPDATE users SET mfa_enabled = false, totp_secret_enc = NULL, totp_last_step = 0,"
+          " updated_at = now () WHERE id = $1 AND mfa_enabled", 1, params, AUTH_STORE_NOT_FOUND);
+    if (rc == 0 && !enabled
+    &&  !cm_db_exec (db, NULL, PGRES_COMMAND_OK, "DELETE FROM recovery_codes WHERE user_id = $1", 1, params))
+        rc = -1;
+    if (rc == 0 && cm_audit_record (db, ctx, enabled? "auth.mfa.enabled": "auth.mfa.disabled",
+                                    "success", user_id, NULL))
+        rc = -1;
+    return s_end (db, rc);
+}

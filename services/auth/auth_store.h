@@ -82,4 +82,27 @@ int
     auth_store_sessions_list (PGconn *db, const char *user_id, int64_t idle_s, int64_t absolute_s,
                               auth_session_row_t *rows, int max, int *count);
 
+//  ----------------------------------------------------------------------
+//  TOTP. Sealed secrets travel as hex. Enrolment replaces an unconfirmed
+//  secret and the recovery codes; TAKEN when MFA is already on.
+int
+    auth_store_mfa_begin (PGconn *db, const char *user_id, const char *sealed_hex,
+                          const char code_hashes [][65], int code_count);
+
+//  The sealed secret (hex, "" when none), whether MFA is on
+int
+    auth_store_mfa_get (PGconn *db, const char *user_id, char *sealed_hex, size_t size, bool *enabled);
+
+//  Accept time step for user once: REUSED when it (or a later one) was used
+int
+    auth_store_mfa_use_step (PGconn *db, const char *user_id, int64_t step);
+
+//  Spend a recovery code; NOT_FOUND when unknown or already spent
+int
+    auth_store_mfa_use_recovery (PGconn *db, const char *user_id, const char *code_hash);
+
+//  Turn MFA on (after a first valid code) or off (secret and codes erased)
+int
+    auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool enabled);
+
 #endif

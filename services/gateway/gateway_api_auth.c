@@ -285,3 +285,64 @@ gateway_api_jwks (gateway_req_t *req)
     else
         gateway_send_error (req, 503, "service_unavailable", "auth is not reachable");
 }
+
+void
+gateway_api_mfa_enroll (gateway_req_t *req)
+{
+    proto_auth_mfa_enroll_req_t call = { 0 };
+    proto_auth_mfa_enroll_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, PROTO_MSG_auth_mfa_enroll, &call, &reply, &info);
+    if (result == CM_CREATED) {
+        json_t *codes = json_array ();
+        for (uint32_t i = 0; i < reply.recovery_codes_count; i++)
+            json_array_append_new (codes, json_string (reply.recovery_codes [i]));
+        s_send_value (req, 201, json_pack ("{s:s, s:s, s:o}", "secret", reply.secret,
+                                           "otpauth_uri", reply.otpauth_uri, "recovery_codes", codes));
+    }
+    else
+        s_send_backend_error (req, result, &info);
+    proto_clear (&proto_auth_mfa_enroll_rep_desc, &reply);
+}
+
+//  POST /mfa/totp/verify and DELETE /mfa/totp both take {code}
+static void
+s_mfa_code (gateway_req_t *req, int msg_id)
+{
+    json_t *body = s_json_body (req);
+    if (!body)
+        return;
+    static const char *const fields [] = { "code", NULL };
+    char error [160];
+    const char *code = NULL;
+    int status = gateway_body_only_fields (body, fields, error, sizeof error);
+    if (!status)
+        status = gateway_body_string (body, "code", true, 1, 64, &code, error, sizeof error);
+    if (status) {
+        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        json_decref (body);
+        return;
+    }
+    proto_auth_mfa_verify_req_t call = { .code = (char *) code };
+    proto_auth_mfa_verify_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, msg_id, &call, &reply, &info);
+    json_decref (body);
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, &info);
+}
+
+void
+gateway_api_mfa_verify (gateway_req_t *req)
+{
+    s_mfa_code (req, PROTO_MSG_auth_mfa_verify);
+}
+
+void
+gateway_api_mfa_disable (gateway_req_t *req)
+{
+    //  auth.mfa_disable has the same body as auth.mfa_verify
+    s_mfa_code (req, PROTO_MSG_auth_mfa_disable);
+}

@@ -11,5 +11,8 @@ void gateway_api_sessions (gateway_req_t *req);
 void gateway_api_session_revoke (gateway_req_t *req);
 void gateway_api_me (gateway_req_t *req);
 void gateway_api_jwks (gateway_req_t *req);
+void gateway_api_mfa_enroll (gateway_req_t *req);
+void gateway_api_mfa_verify (gateway_req_t *req);
+void gateway_api_mfa_disable (gateway_req_t *req);
 
 #endif

@@ -84,6 +84,9 @@ static const route_t s_routes [] = {
     { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true },
     { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true },
     { "GET",    "/api/v1/users/me",             gateway_api_me,             true },
+    { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true },
+    { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true },
+    { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 

@@ -363,3 +363,132 @@ Test (auth, ten_failures_lock_sign_in_for_that_email)
     free (res);
     free (other);
 }
+
+//  The code an authenticator app shows for secret, offset_s from now
+static void
+s_totp (const char *secret, int offset_s, char *code)
+{
+    char command [256];
+    snprintf (command, sizeof command, "oathtool --totp -b -N 'now + %d seconds' '%s'", offset_s, secret);
+    FILE *out = popen (command, "r");
+    cr_assert_not_null (out);
+    cr_assert_not_null (fgets (code, 16, out), "oathtool printed nothing");
+    pclose (out);
+    code [strcspn (code, "\n")] = 0;
+    cr_assert_eq (strlen (code), 6, "'%s'", code);
+}
+
+static long
+s_login_otp (const char *email, const char *otp, char *access, char *refresh, stack_http_t *res)
+{
+    char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, PASSWORD, 0);
+    char form [1024];
+    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s&otp=%s", user, pass, otp);
+    curl_free (user);
+    curl_free (pass);
+    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
+    if (res->status == 200) {
+        json_t *tokens = s_json (res);
+        snprintf (access, 4096, "%s", s_str (tokens, "access_token"));
+        snprintf (refresh, 256, "%s", s_str (tokens, "refresh_token"));
+        json_decref (tokens);
+    }
+    return res->status;
+}
+
+static long
+s_send_code (const char *method, const char *path, const char *access, const char *code, stack_http_t *res)
+{
+    char header [4200], body [128];
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    snprintf (body, sizeof body, "{\"code\":\"%s\"}", code);
+    stack_http (method, path, header, body, res);
+    return res->status;
+}
+
+Test (auth, totp_enrol_confirm_sign_in_and_turn_off)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256], code [16];
+    s_email (email, sizeof email, "heidi");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+
+    char header [4200];
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    stack_http ("POST", "/api/v1/auth/mfa/totp", header, NULL, res);
+    cr_assert_eq (res->status, 201, "%s", res->body);
+    json_t *enrol = s_json (res);
+    char secret [64];
+    snprintf (secret, sizeof secret, "%s", s_str (enrol, "secret"));
+    cr_assert_eq (strncmp (s_str (enrol, "otpauth_uri"), "otpauth://totp/", 15), 0);
+    cr_assert_not_null (strstr (s_str (enrol, "otpauth_uri"), secret));
+    json_t *codes = json_object_get (enrol, "recovery_codes");
+    cr_assert_eq (json_array_size (codes), 10);
+    char recovery [2][32];
+    snprintf (recovery [0], 32, "%s", json_string_value (json_array_get (codes, 0)));
+    snprintf (recovery [1], 32, "%s", json_string_value (json_array_get (codes, 1)));
+    json_decref (enrol);
+
+    //  Not on until confirmed: sign-in without a code still works
+    char a2 [4096], r2 [256];
+    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 200);
+    cr_assert_eq (s_send_code ("POST", "/api/v1/auth/mfa/totp/verify", access, "000000", res), 422);
+    cr_assert_not_null (strstr (res->body, "invalid_code"), "%s", res->body);
+    s_totp (secret, 0, code);
+    cr_assert_eq (s_send_code ("POST", "/api/v1/auth/mfa/totp/verify", access, code, res), 204, "%s", res->body);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
+    cr_assert_not_null (strstr (res->body, "\"mfa_enabled\":true"), "%s", res->body);
+
+    //  Sign-in now needs a code; a wrong one and a replayed one are refused
+    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 401);
+    cr_assert_not_null (strstr (res->body, "\"code\":\"mfa_required\""), "%s", res->body);
+    cr_assert_eq (s_login_otp (email, "123456", a2, r2, res), 401);
+    cr_assert_eq (s_login_otp (email, code, a2, r2, res), 401, "the code used to confirm was replayed");
+    char next [16];
+    s_totp (secret, 30, next);
+    cr_assert_eq (s_login_otp (email, next, a2, r2, res), 200, "%s", res->body);
+    cr_assert_eq (s_login_otp (email, next, a2, r2, res), 401, "a code works once");
+    //  A recovery code works once in place of a code
+    cr_assert_eq (s_login_otp (email, recovery [0], a2, r2, res), 200, "%s", res->body);
+    cr_assert_eq (s_login_otp (email, recovery [0], a2, r2, res), 401);
+
+    //  Turning it off needs a valid code (a recovery code here)
+    cr_assert_eq (s_send_code ("DELETE", "/api/v1/auth/mfa/totp", a2, "999999", res), 422);
+    cr_assert_eq (s_send_code ("DELETE", "/api/v1/auth/mfa/totp", a2, recovery [1], res), 204, "%s", res->body);
+    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 200);
+    int64_t until = zclock_mono () + 10000;
+    long events = 0;
+    while ((events = stack_db_long ("SELECT count (*) FROM audit.events WHERE type IN"
+                                    " ('auth.mfa.enabled', 'auth.mfa.disabled')")) < 2 && zclock_mono () < until)
+        zclock_sleep (100);
+    cr_assert_geq (events, 2, "enabling and disabling MFA are audit events");
+    free (res);
+}
+
+Test (auth, totp_secret_is_encrypted_at_rest)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "ivan");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    char header [4200];
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    stack_http ("POST", "/api/v1/auth/mfa/totp", header, NULL, res);
+    cr_assert_eq (res->status, 201);
+    json_t *enrol = s_json (res);
+    char sql [512];
+    //  Neither the secret nor a recovery code appears in the database
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM auth.users WHERE position (convert_to ('%s', 'UTF8')"
+              " IN totp_secret_enc) > 0", s_str (enrol, "secret"));
+    cr_assert_eq (stack_db_long (sql), 0);
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM auth.recovery_codes WHERE code_hash = '%s'",
+              json_string_value (json_array_get (json_object_get (enrol, "recovery_codes"), 0)));
+    cr_assert_eq (stack_db_long (sql), 0);
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM auth.users WHERE lower (email) = lower ('%s')"
+              " AND totp_secret_enc IS NOT NULL AND length (totp_secret_enc) > 40", email);
+    cr_assert_eq (stack_db_long (sql), 1);
+    json_decref (enrol);
+    free (res);
+}
