@@ -116,6 +116,19 @@ static const row_t s_rows [] = {
       "key sealing TOTP secrets at rest (default: KEYS_DIR/secrets/auth_data.key)" },
     { "TOTP_ISSUER", T_STR, "Missions", 0, 0, SVC (CM_SVC_AUTH), OFF (totp_issuer), 0,
       "issuer name authenticator apps show" },
+    { "SMTP_URL", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (smtp_url), 0,
+      "smtp:// (STARTTLS required off-host) or smtps:// relay; empty writes mail to MAIL_OUTBOX_DIR" },
+    { "SMTP_USER", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (smtp_user), 0, "SMTP user name" },
+    { "SMTP_PASSWORD_FILE", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (smtp_password_file), 0,
+      "file holding the SMTP password" },
+    { "MAIL_FROM", T_STR, "no-reply@localhost.localdomain", 0, 0, SVC (CM_SVC_AUTH), OFF (mail_from), 0,
+      "sender address of account mail" },
+    { "MAIL_OUTBOX_DIR", T_STR, ".run/outbox", 0, 0, SVC (CM_SVC_AUTH), OFF (mail_outbox_dir), 0,
+      "where mail goes as .eml files when no SMTP_URL is set" },
+    { "APP_BASE_URL", T_STR, "http://127.0.0.1:8080", 0, 0, SVC (CM_SVC_AUTH), OFF (app_base_url), 0,
+      "base of the links in account mail (the client app that posts the token back)" },
+    { "RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT", T_INT, "5", 1, 1000, SVC (CM_SVC_AUTH), OFF (mail_per_hour), 0,
+      "magic-link, reset and verification mails per hour per email" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 

@@ -48,6 +48,13 @@ typedef struct {
     int64_t reauth_max_age_s;               //  REAUTH_MAX_AGE
     char *auth_data_key_file;               //  AUTH_DATA_KEY_FILE
     char *totp_issuer;                      //  TOTP_ISSUER
+    char *smtp_url;                         //  SMTP_URL
+    char *smtp_user;                        //  SMTP_USER
+    char *smtp_password_file;               //  SMTP_PASSWORD_FILE
+    char *mail_from;                        //  MAIL_FROM
+    char *mail_outbox_dir;                  //  MAIL_OUTBOX_DIR
+    char *app_base_url;                     //  APP_BASE_URL
+    int64_t mail_per_hour;                  //  RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

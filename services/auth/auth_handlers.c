@@ -4,6 +4,7 @@
 #include "auth_handlers.h"
 #include "auth_crypt.h"
 #include "auth_email.h"
+#include "auth_links.h"
 #include "auth_mfa.h"
 #include "auth_password.h"
 #include "auth_redis.h"
@@ -20,6 +21,7 @@ extern const size_t auth_common_passwords_len;
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static cm_jwt_keys_t *s_keys;               //  shared by all workers, read-only
 static uint8_t s_data_key [AUTH_CRYPT_KEY_BYTES];
+static auth_mail_t *s_mail;
 static bool s_data_key_loaded;
 static const cm_config_t *s_cfg;
 
@@ -41,6 +43,10 @@ s_load_shared (void)
     s_data_key_loaded = auth_crypt_load_key (path, s_data_key) == 0;
     if (!s_data_key_loaded)
         cm_error ("cannot load the data key %s (64 hex digits)", path);
+    s_mail = auth_mail_new (s_cfg->smtp_url, s_cfg->smtp_user, s_cfg->smtp_password_file,
+                            s_cfg->mail_from, s_cfg->mail_outbox_dir);
+    if (!s_mail)
+        cm_error ("mail is not configured correctly (SMTP_URL, MAIL_FROM, MAIL_OUTBOX_DIR)");
     if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
         cm_error ("cannot load the common-password list");
     //  The dummy hash is computed on first use: do it now, so the first
@@ -55,12 +61,13 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     (void) index;
     s_cfg = cfg;
     pthread_once (&s_once, s_load_shared);
-    if (!s_keys || !s_data_key_loaded)
+    if (!s_keys || !s_data_key_loaded || !s_mail)
         return NULL;                        //  no keys: refuse to start
     auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
     self->cfg = cfg;
     self->keys = s_keys;
     self->data_key = s_data_key;
+    self->mail = s_mail;
     self->db = cm_db_connect (cfg);
     self->redis = cm_redis_new (cfg);
     if (!self->redis) {
@@ -182,6 +189,7 @@ s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_r
     if (rc)
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
     rep->user = s_user_reply (&user);
+    auth_links_send_verification (self, &user);
     return CM_CREATED;
 }
 
@@ -277,13 +285,21 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         if (auth_password_hash (req->password, phc, sizeof phc) == 0)
             auth_store_user_rehash (db, user.id, phc);
     }
+    return auth_sign_in (self, ctx, &user, amr, req->user_agent, &rep->tokens, info);
+}
+
+cm_err_t
+auth_sign_in (auth_worker_t *self, const cm_ctx_t *ctx, const auth_user_row_t *user, const char *amr,
+              const char *user_agent, proto_auth_tokens_t **tokens_p, cm_reply_info_t *info)
+{
+    PGconn *db = s_db (self);
     char refresh [AUTH_SECRET_TOKEN_SIZE], refresh_hash [AUTH_SECRET_HASH_SIZE];
     if (auth_secret_token (refresh, sizeof refresh) || auth_secret_hash (refresh, refresh_hash))
         return s_fail (info, CM_INTERNAL, "no randomness");
     auth_session_row_t session;
-    if (auth_store_session_create (db, ctx, user.id, amr, req->user_agent, refresh_hash, &session))
+    if (!db || auth_store_session_create (db, ctx, user->id, amr, user_agent, refresh_hash, &session))
         return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
-    return s_issue (self, &user, &session, refresh, &rep->tokens, info);
+    return s_issue (self, user, &session, refresh, tokens_p, info);
 }
 
 static cm_err_t
@@ -437,5 +453,12 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_mfa_enroll,     auth_mfa_enroll,  true },
     { PROTO_MSG_auth_mfa_verify,     auth_mfa_verify,  true },
     { PROTO_MSG_auth_mfa_disable,    auth_mfa_disable, true },
+    { PROTO_MSG_auth_magic_link,     auth_links_magic_send,       false },
+    { PROTO_MSG_auth_magic_verify,   auth_links_magic_verify,     false },
+    { PROTO_MSG_auth_password_forgot, auth_links_password_forgot, false },
+    { PROTO_MSG_auth_password_reset, auth_links_password_reset,   false },
+    { PROTO_MSG_auth_password_change, auth_links_password_change, true },
+    { PROTO_MSG_auth_email_verify,   auth_links_email_verify,     false },
+    { PROTO_MSG_auth_email_resend,   auth_links_email_resend,     true },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

@@ -11,6 +11,8 @@
 #include "../../common/cm_jwt.h"
 #include "../../common/cm_redis.h"
 #include "../../common/cm_server.h"
+#include "auth_mail.h"
+#include "auth_store.h"
 
 typedef struct {
     const cm_config_t *cfg;         //  borrowed
@@ -18,7 +20,15 @@ typedef struct {
     cm_jwt_keys_t *keys;            //  borrowed, process-wide, read-only
     cm_redis_t *redis;              //  owned: revocations, sign-in failures
     const uint8_t *data_key;        //  borrowed, process-wide: seals TOTP secrets
+    auth_mail_t *mail;              //  borrowed, process-wide, thread-safe
 } auth_worker_t;
+
+//  ----------------------------------------------------------------------
+//  Start a session for user (already proven by amr) and issue its tokens
+cm_err_t
+    auth_sign_in (auth_worker_t *self, const cm_ctx_t *ctx, const auth_user_row_t *user,
+                  const char *amr, const char *user_agent, proto_auth_tokens_t **tokens_p,
+                  cm_reply_info_t *info);
 
 extern const cm_route_t auth_routes [];
 extern const size_t auth_route_count;

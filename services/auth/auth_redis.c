@@ -8,7 +8,7 @@
 
 //  login_fail:<sha256 of the lower-cased email>
 static void
-s_fail_key (const char *email, char *key, size_t size)
+s_email_key (const char *prefix, const char *email, char *key, size_t size)
 {
     char lower [256];
     size_t i;
@@ -17,7 +17,13 @@ s_fail_key (const char *email, char *key, size_t size)
     lower [i] = 0;
     char hash [AUTH_SECRET_HASH_SIZE];
     auth_secret_hash (lower, hash);
-    snprintf (key, size, "login_fail:%s", hash);
+    snprintf (key, size, "%s:%s", prefix, hash);
+}
+
+static void
+s_fail_key (const char *email, char *key, size_t size)
+{
+    s_email_key ("login_fail", email, key, size);
 }
 
 int
@@ -86,4 +92,23 @@ auth_redis_succeeded (cm_redis_t *redis, const char *email)
     redisReply *reply = cm_redis_command (redis, 2, del);
     freeReplyObject (reply);
     return reply? 0: -1;
+}
+
+int
+auth_redis_mail_allowed (cm_redis_t *redis, const char *email, int64_t limit)
+{
+    char key [96];
+    s_email_key ("mail", email, key, sizeof key);
+    const char *incr [] = { "INCR", key };
+    redisReply *reply = cm_redis_command (redis, 2, incr);
+    if (!reply)
+        return -1;
+    long long sent = reply->type == REDIS_REPLY_INTEGER? reply->integer: limit + 1;
+    freeReplyObject (reply);
+    if (sent == 1) {
+        const char *expire [] = { "EXPIRE", key, "3600" };
+        reply = cm_redis_command (redis, 3, expire);
+        freeReplyObject (reply);
+    }
+    return sent <= limit? 1: 0;
 }

@@ -31,4 +31,9 @@ int
 int
     auth_redis_succeeded (cm_redis_t *redis, const char *email);
 
+//  Whether one more mail may go to email this hour (limit per hour):
+//  1 yes, 0 no, -1 Redis down
+int
+    auth_redis_mail_allowed (cm_redis_t *redis, const char *email, int64_t limit);
+
 #endif

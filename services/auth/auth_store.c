@@ -374,3 +374,72 @@ auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool e
         rc = -1;
     return s_end (db, rc);
 }
+
+int
+auth_store_token_create (PGconn *db, const char *user_id, const char *purpose,
+                         const char *token_hash, int64_t ttl_s)
+{
+    char ttl [24];
+    snprintf (ttl, sizeof ttl, "%lld", (long long) ttl_s);
+    const char *params [] = { token_hash, purpose, user_id, ttl };
+    return cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                       "INSERT INTO one_time_tokens (token_hash, purpose, user_id, expires_at)"
+                       " VALUES ($1, $2, $3, now () + make_interval (secs => $4))", 4, params)? 0: -1;
+}
+
+int
+auth_store_token_use (PGconn *db, const char *token_hash, const char *purpose, char *user_id)
+{
+    const char *params [] = { token_hash, purpose };
+    PGresult *r = NULL;
+    //  One statement spends the token: two concurrent uses cannot both win
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                     "UPDATE one_time_tokens SET used_at = now ()"
+                     " WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now ()"
+                     " RETURNING user_id", 2, params))
+        return -1;
+    int rc = PQntuples (r) == 1? 0: AUTH_STORE_NOT_FOUND;
+    if (rc == 0)
+        snprintf (user_id, 37, "%s", PQgetvalue (r, 0, 0));
+    PQclear (r);
+    return rc;
+}
+
+int
+auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, const char *phc,
+                         const char *keep_sid, char ended [][37], int max, int *ended_count)
+{
+    *ended_count = 0;
+    if (!s_begin (db))
+        return -1;
+    const char *params [] = { user_id, phc };
+    int rc = s_update_one (db, "UPDATE users SET password_hash = $2, updated_at = now () WHERE id = $1",
+                           2, params, AUTH_STORE_NOT_FOUND);
+    const char *sessions [] = { user_id, keep_sid };
+    PGresult *r = NULL;
+    if (rc == 0 && !cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                                "UPDATE sessions SET revoked_at = now (), revoked_reason = 'password_changed'"
+                                " WHERE user_id = $1 AND revoked_at IS NULL"
+                                " AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id", 2, sessions))
+        rc = -1;
+    if (rc == 0) {
+        for (int i = 0; i < PQntuples (r) && i < max; i++)
+            snprintf (ended [(*ended_count)++], 37, "%s", PQgetvalue (r, i, 0));
+        PQclear (r);
+    }
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.password.changed", "success", user_id, NULL))
+        rc = -1;
+    return s_end (db, rc);
+}
+
+int
+auth_store_email_verified (PGconn *db, const cm_ctx_t *ctx, const char *user_id)
+{
+    const char *params [] = { user_id };
+    int rc = cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                         "UPDATE users SET email_verified = true, updated_at = now () WHERE id = $1",
+                         1, params)? 0: -1;
+    if (rc == 0)
+        cm_audit_record (db, ctx, "auth.email.verified", "success", user_id, NULL);
+    return rc;
+}

@@ -83,6 +83,26 @@ int
                               auth_session_row_t *rows, int max, int *count);
 
 //  ----------------------------------------------------------------------
+//  Single-use tokens by mail. purpose: magic_link, password_reset, email_verify
+int
+    auth_store_token_create (PGconn *db, const char *user_id, const char *purpose,
+                             const char *token_hash, int64_t ttl_s);
+
+//  Spend a token: NOT_FOUND when unknown, used, expired or of another purpose
+int
+    auth_store_token_use (PGconn *db, const char *token_hash, const char *purpose, char *user_id);
+
+//  New password hash; ends every session of the user except keep_sid
+//  (NULL: all). The ended session ids go into ended (up to max) for the
+//  caller to publish.
+int
+    auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, const char *phc,
+                             const char *keep_sid, char ended [][37], int max, int *ended_count);
+
+int
+    auth_store_email_verified (PGconn *db, const cm_ctx_t *ctx, const char *user_id);
+
+//  ----------------------------------------------------------------------
 //  TOTP. Sealed secrets travel as hex. Enrolment replaces an unconfirmed
 //  secret and the recovery codes; TAKEN when MFA is already on.
 int

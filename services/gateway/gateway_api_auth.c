@@ -346,3 +346,74 @@ gateway_api_mfa_disable (gateway_req_t *req)
     //  auth.mfa_disable has the same body as auth.mfa_verify
     s_mfa_code (req, PROTO_MSG_auth_mfa_disable);
 }
+
+//  Binds a JSON body of string fields to msg_id's request (the message's
+//  own description says which fields exist and how long they may be;
+//  user_agent comes from the header, never the body), calls auth, and
+//  answers: tokens for a token reply, 202 or 204 with no more to say
+static void
+s_forward_strings (gateway_req_t *req, int msg_id)
+{
+    const proto_desc_t *desc = proto_msgs [msg_id].req;
+    void *call = zmalloc (desc->size);
+    json_t *body = NULL;
+    const char *allowed [PROTO_MAX_FIELDS + 1];
+    size_t count = 0;
+    for (size_t i = 0; i < desc->field_count; i++)
+        if (!streq (desc->fields [i].name, "user_agent"))
+            allowed [count++] = desc->fields [i].name;
+    allowed [count] = NULL;
+    if (count && !(body = s_json_body (req))) {
+        free (call);
+        return;
+    }
+    char error [160];
+    int status = body? gateway_body_only_fields (body, allowed, error, sizeof error): 0;
+    for (size_t i = 0; !status && i < desc->field_count; i++) {
+        const proto_field_t *f = &desc->fields [i];
+        assert (f->kind == PROTO_K_STR);
+        const char *value = NULL;
+        if (streq (f->name, "user_agent"))
+            value = mg_get_header (req->conn, "User-Agent");
+        else
+            status = gateway_body_string (body, f->name, f->required, 1, (size_t) f->max, &value,
+                                          error, sizeof error);
+        //  Borrowed pointers: the codec only reads them; cleared before free
+        if (value && strlen (value) <= (size_t) f->max)
+            *(const char **) ((char *) call + f->offset) = value;
+    }
+    if (status) {
+        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        free (call);
+        json_decref (body);
+        return;
+    }
+    const proto_desc_t *rep_desc = proto_msgs [msg_id].rep;
+    void *reply = zmalloc (rep_desc->size);
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, msg_id, call, reply, &info);
+    if (result == CM_OK && rep_desc == &proto_auth_magic_verify_rep_desc)
+        s_send_tokens (req, ((proto_auth_magic_verify_rep_t *) reply)->tokens);
+    else
+    if (result == CM_ACCEPTED) {
+        static const char accepted [] = "{\"status\":\"accepted\"}";
+        gateway_send_json (req, 202, accepted, sizeof accepted - 1);
+    }
+    else
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, &info);
+    proto_clear (rep_desc, reply);
+    free (reply);
+    free (call);                        //  its strings belong to body
+    json_decref (body);
+}
+
+void gateway_api_magic_link (gateway_req_t *req)      { s_forward_strings (req, PROTO_MSG_auth_magic_link); }
+void gateway_api_magic_verify (gateway_req_t *req)    { s_forward_strings (req, PROTO_MSG_auth_magic_verify); }
+void gateway_api_password_change (gateway_req_t *req) { s_forward_strings (req, PROTO_MSG_auth_password_change); }
+void gateway_api_password_forgot (gateway_req_t *req) { s_forward_strings (req, PROTO_MSG_auth_password_forgot); }
+void gateway_api_password_reset (gateway_req_t *req)  { s_forward_strings (req, PROTO_MSG_auth_password_reset); }
+void gateway_api_email_verify (gateway_req_t *req)    { s_forward_strings (req, PROTO_MSG_auth_email_verify); }
+void gateway_api_email_resend (gateway_req_t *req)    { s_forward_strings (req, PROTO_MSG_auth_email_resend); }

@@ -14,5 +14,12 @@ void gateway_api_jwks (gateway_req_t *req);
 void gateway_api_mfa_enroll (gateway_req_t *req);
 void gateway_api_mfa_verify (gateway_req_t *req);
 void gateway_api_mfa_disable (gateway_req_t *req);
+void gateway_api_magic_link (gateway_req_t *req);
+void gateway_api_magic_verify (gateway_req_t *req);
+void gateway_api_password_change (gateway_req_t *req);
+void gateway_api_password_forgot (gateway_req_t *req);
+void gateway_api_password_reset (gateway_req_t *req);
+void gateway_api_email_verify (gateway_req_t *req);
+void gateway_api_email_resend (gateway_req_t *req);
 
 #endif

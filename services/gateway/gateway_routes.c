@@ -87,6 +87,13 @@ static const route_t s_routes [] = {
     { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true },
     { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true },
     { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true },
+    { "POST",   "/api/v1/auth/magic-link",      gateway_api_magic_link,     false },
+    { "POST",   "/api/v1/auth/magic-link/verify", gateway_api_magic_verify, false },
+    { "POST",   "/api/v1/auth/password",        gateway_api_password_change, true },
+    { "POST",   "/api/v1/auth/password/forgot", gateway_api_password_forgot, false },
+    { "POST",   "/api/v1/auth/password/reset",  gateway_api_password_reset, false },
+    { "POST",   "/api/v1/auth/email/verify",    gateway_api_email_verify,   false },
+    { "POST",   "/api/v1/auth/email/verify/resend", gateway_api_email_resend, true },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 
