@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <strings.h>
 #include "auth_handlers.h"
+#include "auth_admin.h"
 #include "auth_crypt.h"
 #include "auth_email.h"
 #include "auth_links.h"
@@ -460,5 +461,7 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_password_change, auth_links_password_change, true },
     { PROTO_MSG_auth_email_verify,   auth_links_email_verify,     false },
     { PROTO_MSG_auth_email_resend,   auth_links_email_resend,     true },
+    { PROTO_MSG_auth_admin_lock,     auth_admin_lock,             true },
+    { PROTO_MSG_auth_admin_revoke,   auth_admin_revoke,           true },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

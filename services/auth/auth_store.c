@@ -405,6 +405,52 @@ auth_store_token_use (PGconn *db, const char *token_hash, const char *purpose, c
     return rc;
 }
 
+//  Ends the user's live sessions but keep_sid; their ids into ended
+static int
+s_end_sessions (PGconn *db, const char *user_id, const char *keep_sid, const char *reason,
+                char ended [][37], int max, int *ended_count)
+{
+    const char *params [] = { user_id, keep_sid, reason };
+    PGresult *r = NULL;
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                     "UPDATE sessions SET revoked_at = now (), revoked_reason = $3"
+                     " WHERE user_id = $1 AND revoked_at IS NULL"
+                     " AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id", 3, params))
+        return -1;
+    for (int i = 0; i < PQntuples (r) && i < max; i++)
+        snprintf (ended [(*ended_count)++], 37, "%s", PQgetvalue (r, i, 0));
+    PQclear (r);
+    return 0;
+}
+
+int
+auth_store_admin_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int locked,
+                      char ended [][37], int max, int *ended_count)
+{
+    *ended_count = 0;
+    if (!s_begin (db))
+        return -1;
+    int rc = 0;
+    if (locked >= 0) {
+        const char *params [] = { user_id, locked? "true": "false" };
+        rc = s_update_one (db, "UPDATE users SET locked = $2::boolean, updated_at = now () WHERE id = $1",
+                           2, params, AUTH_STORE_NOT_FOUND);
+    }
+    else {
+        auth_user_row_t user;
+        rc = auth_store_user_by_id (db, user_id, &user);
+    }
+    //  Locking and revoking both end every session
+    if (rc == 0 && locked != 0)
+        rc = s_end_sessions (db, user_id, NULL, locked > 0? "locked": "admin_revoked", ended, max, ended_count);
+    const char *type = locked > 0? "admin.user.locked": locked == 0? "admin.user.unlocked": "admin.sessions.revoked";
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"target_user_id\":\"%s\"}", user_id);
+    if (rc == 0 && cm_audit_record (db, ctx, type, "success", NULL, detail))
+        rc = -1;
+    return s_end (db, rc);
+}
+
 int
 auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, const char *phc,
                          const char *keep_sid, char ended [][37], int max, int *ended_count)
@@ -415,18 +461,8 @@ auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, c
     const char *params [] = { user_id, phc };
     int rc = s_update_one (db, "UPDATE users SET password_hash = $2, updated_at = now () WHERE id = $1",
                            2, params, AUTH_STORE_NOT_FOUND);
-    const char *sessions [] = { user_id, keep_sid };
-    PGresult *r = NULL;
-    if (rc == 0 && !cm_db_exec (db, &r, PGRES_TUPLES_OK,
-                                "UPDATE sessions SET revoked_at = now (), revoked_reason = 'password_changed'"
-                                " WHERE user_id = $1 AND revoked_at IS NULL"
-                                " AND ($2::uuid IS NULL OR id <> $2::uuid) RETURNING id", 2, sessions))
-        rc = -1;
-    if (rc == 0) {
-        for (int i = 0; i < PQntuples (r) && i < max; i++)
-            snprintf (ended [(*ended_count)++], 37, "%s", PQgetvalue (r, i, 0));
-        PQclear (r);
-    }
+    if (rc == 0)
+        rc = s_end_sessions (db, user_id, keep_sid, "password_changed", ended, max, ended_count);
     if (rc == 0 && cm_audit_record (db, ctx, "auth.password.changed", "success", user_id, NULL))
         rc = -1;
     return s_end (db, rc);

@@ -99,6 +99,12 @@ int
     auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, const char *phc,
                              const char *keep_sid, char ended [][37], int max, int *ended_count);
 
+//  Admin action on user_id: locked 1 lock, 0 unlock, -1 only end its
+//  sessions. Locking and revoking end every session (ids into ended).
+int
+    auth_store_admin_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int locked,
+                          char ended [][37], int max, int *ended_count);
+
 int
     auth_store_email_verified (PGconn *db, const cm_ctx_t *ctx, const char *user_id);
 

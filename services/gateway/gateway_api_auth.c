@@ -417,3 +417,26 @@ void gateway_api_password_forgot (gateway_req_t *req) { s_forward_strings (req, 
 void gateway_api_password_reset (gateway_req_t *req)  { s_forward_strings (req, PROTO_MSG_auth_password_reset); }
 void gateway_api_email_verify (gateway_req_t *req)    { s_forward_strings (req, PROTO_MSG_auth_email_verify); }
 void gateway_api_email_resend (gateway_req_t *req)    { s_forward_strings (req, PROTO_MSG_auth_email_resend); }
+
+static void
+s_admin (gateway_req_t *req, int msg_id, bool locked)
+{
+    if (!proto_is_uuid (req->params [0])) {
+        gateway_send_error (req, 404, "not_found", "no such user");
+        return;
+    }
+    proto_auth_admin_lock_req_t lock = { .id = req->params [0], .locked = locked, .has_locked = true };
+    proto_auth_admin_revoke_req_t revoke = { .id = req->params [0] };
+    proto_auth_admin_lock_rep_t reply = { 0 };
+    cm_reply_info_t info;
+    cm_err_t result = s_call (req, msg_id, msg_id == PROTO_MSG_auth_admin_lock? (void *) &lock: (void *) &revoke,
+                              &reply, &info);
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, &info);
+}
+
+void gateway_api_admin_lock (gateway_req_t *req)    { s_admin (req, PROTO_MSG_auth_admin_lock, true); }
+void gateway_api_admin_unlock (gateway_req_t *req)  { s_admin (req, PROTO_MSG_auth_admin_lock, false); }
+void gateway_api_admin_revoke (gateway_req_t *req)  { s_admin (req, PROTO_MSG_auth_admin_revoke, false); }

@@ -21,5 +21,8 @@ void gateway_api_password_forgot (gateway_req_t *req);
 void gateway_api_password_reset (gateway_req_t *req);
 void gateway_api_email_verify (gateway_req_t *req);
 void gateway_api_email_resend (gateway_req_t *req);
+void gateway_api_admin_lock (gateway_req_t *req);
+void gateway_api_admin_unlock (gateway_req_t *req);
+void gateway_api_admin_revoke (gateway_req_t *req);
 
 #endif

@@ -71,29 +71,33 @@ typedef struct {
     const char *pattern;            //  "/api/v1/auth/sessions/{id}": {id} takes one segment
     gateway_handler_fn *handler;
     bool needs_user;                //  a verified access token first
+    const char *role;               //  and this role in it (NULL: any)
 } route_t;
 
 static const route_t s_routes [] = {
-    { "GET",    "/healthz",                     s_healthz,                  false },
-    { "GET",    "/readyz",                      s_readyz,                   false },
-    { "GET",    "/api/v1/openapi.json",         s_openapi,                  false },
-    { "GET",    "/.well-known/jwks.json",       gateway_api_jwks,           false },
-    { "POST",   "/api/v1/auth/register",        gateway_api_register,       false },
-    { "POST",   "/api/v1/auth/token",           gateway_api_token,          false },
-    { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true },
-    { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true },
-    { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true },
-    { "GET",    "/api/v1/users/me",             gateway_api_me,             true },
-    { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true },
-    { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true },
-    { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true },
-    { "POST",   "/api/v1/auth/magic-link",      gateway_api_magic_link,     false },
-    { "POST",   "/api/v1/auth/magic-link/verify", gateway_api_magic_verify, false },
-    { "POST",   "/api/v1/auth/password",        gateway_api_password_change, true },
-    { "POST",   "/api/v1/auth/password/forgot", gateway_api_password_forgot, false },
-    { "POST",   "/api/v1/auth/password/reset",  gateway_api_password_reset, false },
-    { "POST",   "/api/v1/auth/email/verify",    gateway_api_email_verify,   false },
-    { "POST",   "/api/v1/auth/email/verify/resend", gateway_api_email_resend, true },
+    { "GET",    "/healthz",                     s_healthz,                  false, NULL },
+    { "GET",    "/readyz",                      s_readyz,                   false, NULL },
+    { "GET",    "/api/v1/openapi.json",         s_openapi,                  false, NULL },
+    { "GET",    "/.well-known/jwks.json",       gateway_api_jwks,           false, NULL },
+    { "POST",   "/api/v1/auth/register",        gateway_api_register,       false, NULL },
+    { "POST",   "/api/v1/auth/token",           gateway_api_token,          false, NULL },
+    { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true, NULL },
+    { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true, NULL },
+    { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true, NULL },
+    { "GET",    "/api/v1/users/me",             gateway_api_me,             true, NULL },
+    { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true, NULL },
+    { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true, NULL },
+    { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true, NULL },
+    { "POST",   "/api/v1/auth/magic-link",      gateway_api_magic_link,     false, NULL },
+    { "POST",   "/api/v1/auth/magic-link/verify", gateway_api_magic_verify, false, NULL },
+    { "POST",   "/api/v1/auth/password",        gateway_api_password_change, true, NULL },
+    { "POST",   "/api/v1/auth/password/forgot", gateway_api_password_forgot, false, NULL },
+    { "POST",   "/api/v1/auth/password/reset",  gateway_api_password_reset, false, NULL },
+    { "POST",   "/api/v1/auth/email/verify",    gateway_api_email_verify,   false, NULL },
+    { "POST",   "/api/v1/auth/email/verify/resend", gateway_api_email_resend, true, NULL },
+    { "POST",   "/api/v1/admin/users/{id}/lock",   gateway_api_admin_lock,   true, "admin" },
+    { "POST",   "/api/v1/admin/users/{id}/unlock", gateway_api_admin_unlock, true, "admin" },
+    { "DELETE", "/api/v1/admin/users/{id}/sessions", gateway_api_admin_revoke, true, "admin" },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 
@@ -136,6 +140,10 @@ gateway_routes_dispatch (gateway_req_t *req)
         || (streq (method, "HEAD") && streq (s_routes [i].method, "GET"))) {
             if (s_routes [i].needs_user && gateway_auth_verify (req))
                 return;             //  refused, answer already sent
+            if (s_routes [i].role && !cm_ctx_has_role (&req->ctx, s_routes [i].role)) {
+                gateway_send_error (req, 403, "forbidden", "this needs the admin role");
+                return;
+            }
             s_routes [i].handler (req);
             return;
         }

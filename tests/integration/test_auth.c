@@ -492,3 +492,60 @@ Test (auth, totp_secret_is_encrypted_at_rest)
     json_decref (enrol);
     free (res);
 }
+
+//  Signs in as the ADMIN_EMAILS account (registering it on first use)
+static void
+s_admin_access (char *access, stack_http_t *res)
+{
+    char refresh [256];
+    const char *email = stack_env ("ADMIN_EMAILS");
+    long status = s_register (email, PASSWORD, res);
+    cr_assert (status == 201 || status == 409, "%ld %s", status, res->body);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
+}
+
+static long
+s_admin_call (const char *method, const char *user_id, const char *action, const char *access, stack_http_t *res)
+{
+    char path [160], header [4200];
+    snprintf (path, sizeof path, "/api/v1/admin/users/%s/%s", user_id, action);
+    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
+    stack_http (method, path, header, NULL, res);
+    return res->status;
+}
+
+Test (auth, admin_lock_unlock_and_revoke)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char admin [4096], email [128], access [4096], refresh [256], id [37];
+    s_admin_access (admin, res);
+    s_email (email, sizeof email, "judy");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    json_t *user = s_json (res);
+    snprintf (id, sizeof id, "%s", s_str (user, "id"));
+    json_decref (user);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+
+    //  A plain user is refused (403), and cannot lock anyone
+    cr_assert_eq (s_admin_call ("POST", id, "lock", access, res), 403);
+    cr_assert_eq (s_admin_call ("POST", "0b6f3c2e-8a51-4c1d-9e2f-1a2b3c4d5e6f", "lock", admin, res), 404);
+
+    cr_assert_eq (s_admin_call ("POST", id, "lock", admin, res), 204, "%s", res->body);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 401, "locking ends every session");
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 401, "a locked account cannot sign in");
+    cr_assert_eq (s_admin_call ("POST", id, "unlock", admin, res), 204);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+
+    cr_assert_eq (s_admin_call ("DELETE", id, "sessions", admin, res), 204);
+    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 401);
+    char a2 [4096], r2 [256];
+    cr_assert_eq (s_refresh (refresh, a2, r2, res), 401);
+
+    //  Unlocking also lifts the failed-sign-in lock of the email
+    for (int i = 0; i < 10; i++)
+        s_login (email, "wrong wrong wrong", access, refresh, res);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429);
+    cr_assert_eq (s_admin_call ("POST", id, "unlock", admin, res), 204);
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    free (res);
+}
