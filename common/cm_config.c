@@ -129,6 +129,8 @@ static const row_t s_rows [] = {
       "base of the links in account mail (the client app that posts the token back)" },
     { "RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT", T_INT, "5", 1, 1000, SVC (CM_SVC_AUTH), OFF (mail_per_hour), 0,
       "magic-link, reset and verification mails per hour per email" },
+    { "RATE_LIMIT_LOGIN_FAILURES_PER_IP", T_INT, "50", 5, 100000, SVC (CM_SVC_AUTH),
+      OFF (login_failures_per_ip), 0, "failed sign-ins from one client IP per 15 min before it is paused" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 

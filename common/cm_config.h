@@ -55,6 +55,7 @@ typedef struct {
     char *mail_outbox_dir;                  //  MAIL_OUTBOX_DIR
     char *app_base_url;                     //  APP_BASE_URL
     int64_t mail_per_hour;                  //  RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT
+    int64_t login_failures_per_ip;          //  RATE_LIMIT_LOGIN_FAILURES_PER_IP
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

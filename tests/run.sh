@@ -18,7 +18,7 @@ passed=0 failed=0 broken=0
 export PG_PORT=55533 REDIS_PORT=56480 GATEWAY_HTTP_PORT=18080 GATEWAY_HTTPS_PORT=18443 \
        GATEWAY_METRICS_PORT=19100 AUTH_PORT=17101 MISSIONS_PORT=17102 EVIDENCE_PORT=17103 \
        PRIVACY_PORT=17104 AUDIT_PORT=17105 REPO_ROOT \
-       ADMIN_EMAILS=admin@example.com
+       ADMIN_EMAILS=admin@example.com RATE_LIMIT_LOGIN_FAILURES_PER_IP=100
 
 # run_binary NAME BINARY [criterion args]: adds its counts to the totals
 run_binary() {

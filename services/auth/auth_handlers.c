@@ -248,6 +248,12 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         info->retry_after_s = locked_for;
         return s_fail (info, CM_ACCOUNT_LOCKED, "too many failed sign-ins: try again later");
     }
+    //  Many failures from one client pause that client only
+    int64_t paused_for = auth_redis_ip_paused_for (self->redis, ctx->ip, self->cfg->login_failures_per_ip);
+    if (paused_for > 0) {
+        info->retry_after_s = paused_for;
+        return s_fail (info, CM_RATE_LIMITED, "too many failed sign-ins from this address: try again later");
+    }
     char email [255];
     auth_user_row_t user;
     int found = auth_email_normalize (req->email, email, sizeof email) == 0
@@ -262,7 +268,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     else
         match = auth_password_verify (user.password_hash, req->password) == 0;
     if (!match || user.locked) {
-        auth_redis_failed (self->redis, req->email);
+        auth_redis_failed (self->redis, req->email, ctx->ip, self->cfg->login_failures_per_ip);
         cm_audit_record (db, ctx, "auth.login.failure", "failure",
                          found == 0? user.id: NULL, found == 0? NULL: "{\"reason\":\"unknown_email\"}");
         return s_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
@@ -273,7 +279,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         if (mfa == CM_MFA_REQUIRED) {
             //  A wrong code counts towards the lock like a wrong password
             if (req->otp)
-                auth_redis_failed (self->redis, req->email);
+                auth_redis_failed (self->redis, req->email, ctx->ip, self->cfg->login_failures_per_ip);
             return s_fail (info, CM_MFA_REQUIRED, "a valid one-time code is required");
         }
         if (mfa != CM_OK)

@@ -38,40 +38,37 @@ auth_redis_revoke (cm_redis_t *redis, const char *sid, int64_t ttl_s)
     return reply? 0: -1;
 }
 
-int64_t
-auth_redis_locked_for (cm_redis_t *redis, const char *email)
+//  Seconds left on key when its count reached limit, 0 below it, -1 on error
+static int64_t
+s_over_limit (cm_redis_t *redis, const char *key, long long limit, int64_t window)
 {
-    char key [96];
-    s_fail_key (email, key, sizeof key);
     const char *get [] = { "GET", key };
     redisReply *reply = cm_redis_command (redis, 2, get);
     if (!reply)
         return -1;
-    long long failures = reply->type == REDIS_REPLY_STRING? atoll (reply->str): 0;
+    long long count = reply->type == REDIS_REPLY_STRING? atoll (reply->str): 0;
     freeReplyObject (reply);
-    if (failures < AUTH_LOCK_FAILURES)
+    if (count < limit)
         return 0;
     const char *ttl [] = { "TTL", key };
     reply = cm_redis_command (redis, 2, ttl);
-    int64_t left = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0
-                 ? reply->integer: AUTH_LOCK_WINDOW_S;
+    int64_t left = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0? reply->integer: window;
     freeReplyObject (reply);
     return left;
 }
 
-int
-auth_redis_failed (cm_redis_t *redis, const char *email)
+//  Counts one event on key; the window starts at the first and restarts
+//  when the count reaches limit (the pause then lasts a whole window)
+static int
+s_count (cm_redis_t *redis, const char *key, long long limit, int64_t window_s)
 {
-    char key [96], window [16];
-    s_fail_key (email, key, sizeof key);
-    snprintf (window, sizeof window, "%d", AUTH_LOCK_WINDOW_S);
+    char window [24];
+    snprintf (window, sizeof window, "%lld", (long long) window_s);
     const char *incr [] = { "INCR", key };
     redisReply *reply = cm_redis_command (redis, 2, incr);
     if (!reply)
         return -1;
-    //  The window starts at the first failure; the tenth (re)starts the lock
-    bool restart = reply->type == REDIS_REPLY_INTEGER
-                && (reply->integer == 1 || reply->integer == AUTH_LOCK_FAILURES);
+    bool restart = reply->type == REDIS_REPLY_INTEGER && (reply->integer == 1 || reply->integer == limit);
     freeReplyObject (reply);
     if (restart) {
         const char *expire [] = { "EXPIRE", key, window };
@@ -81,6 +78,43 @@ auth_redis_failed (cm_redis_t *redis, const char *email)
             return -1;
     }
     return 0;
+}
+
+static void
+s_ip_key (const char *ip, char *key, size_t size)
+{
+    snprintf (key, size, "login_fail_ip:%s", ip);
+}
+
+int64_t
+auth_redis_locked_for (cm_redis_t *redis, const char *email)
+{
+    char key [96];
+    s_fail_key (email, key, sizeof key);
+    return s_over_limit (redis, key, AUTH_LOCK_FAILURES, AUTH_LOCK_WINDOW_S);
+}
+
+int64_t
+auth_redis_ip_paused_for (cm_redis_t *redis, const char *ip, int64_t limit)
+{
+    if (!ip || !*ip)
+        return 0;
+    char key [96];
+    s_ip_key (ip, key, sizeof key);
+    return s_over_limit (redis, key, limit, AUTH_IP_WINDOW_S);
+}
+
+int
+auth_redis_failed (cm_redis_t *redis, const char *email, const char *ip, int64_t ip_limit)
+{
+    char key [96];
+    s_fail_key (email, key, sizeof key);
+    int rc = s_count (redis, key, AUTH_LOCK_FAILURES, AUTH_LOCK_WINDOW_S);
+    if (ip && *ip) {
+        s_ip_key (ip, key, sizeof key);
+        rc = s_count (redis, key, ip_limit, AUTH_IP_WINDOW_S) || rc? -1: 0;
+    }
+    return rc;
 }
 
 int

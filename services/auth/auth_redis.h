@@ -14,6 +14,7 @@
 
 #define AUTH_LOCK_FAILURES  10      //  failed sign-ins per email ...
 #define AUTH_LOCK_WINDOW_S  3600    //  ... within this window lock it this long
+#define AUTH_IP_WINDOW_S    900     //  failures per client IP are counted over this
 
 //  Tell the gateway that session sid ended; 0 or -1 (Redis down)
 int
@@ -23,9 +24,14 @@ int
 int64_t
     auth_redis_locked_for (cm_redis_t *redis, const char *email);
 
-//  Count one failed sign-in for email; 0 or -1
+//  Seconds sign-in stays paused for a client IP (0 when not), or -1.
+//  Only that IP is paused: others sign in to the same accounts as usual.
+int64_t
+    auth_redis_ip_paused_for (cm_redis_t *redis, const char *ip, int64_t limit);
+
+//  Count one failed sign-in for email, and for ip when not empty; 0 or -1
 int
-    auth_redis_failed (cm_redis_t *redis, const char *email);
+    auth_redis_failed (cm_redis_t *redis, const char *email, const char *ip, int64_t ip_limit);
 
 //  Forget the failures of email after a successful sign-in; 0 or -1
 int

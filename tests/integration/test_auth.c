@@ -549,3 +549,43 @@ Test (auth, admin_lock_unlock_and_revoke)
     cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
     free (res);
 }
+
+//  Runs a redis-cli command against the stack's Redis (test clean-up)
+static void
+s_redis (const char *args)
+{
+    char command [1024];
+    snprintf (command, sizeof command,
+              "REDISCLI_AUTH=$(cat %s/redis.password) redis-cli -h 127.0.0.1 -p %s %s >/dev/null 2>&1",
+              stack_env ("KEYS_DIR"), stack_env ("REDIS_PORT"), args);
+    cr_assert_eq (system (command), 0, "redis-cli %s", args);
+}
+
+Test (auth, many_failures_from_one_address_pause_that_address)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [4096], refresh [256];
+    s_email (email, sizeof email, "kim");
+    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    int limit = atoi (stack_env ("RATE_LIMIT_LOGIN_FAILURES_PER_IP"));
+    //  Each attempt uses another email, so only the address limit can trip
+    long status = 401;
+    int attempts = 0;
+    while (status == 401 && attempts <= limit) {
+        char other [128];
+        s_email (other, sizeof other, "spray");
+        status = s_login (other, "guessing guessing", access, refresh, res);
+        attempts++;
+    }
+    cr_assert_eq (status, 429, "not paused after %d failures", attempts);
+    cr_assert_not_null (strstr (res->body, "\"code\":\"rate_limited\""), "%s", res->body);
+    char value [32];
+    cr_assert (stack_http_header (res, "Retry-After", value, sizeof value));
+    cr_assert (atoi (value) > 0 && atoi (value) <= 900);
+    //  The paused address cannot sign in even with the right password ...
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429);
+    //  ... and the account itself is not locked: once the address is let go it can
+    s_redis ("DEL login_fail_ip:127.0.0.1");
+    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
+    free (res);
+}
