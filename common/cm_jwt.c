@@ -28,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include "cm_jwt.h"
+#include "../proto/proto_codec.h"
 
 #define COORD_LEN       32                      //  P-256 coordinate or scalar, bytes
 #define SIG_LEN         (2 * COORD_LEN)         //  JWS ES256 signature: r || s
@@ -203,26 +204,6 @@ s_kid_ok (const char *text)
 }
 
 
-//  --------------------------------------------------------------------------
-//  True for a canonical lower-case UUID of exactly len characters.
-
-static bool
-s_uuid_ok (const char *text, size_t len)
-{
-    if (len != 36)
-        return false;
-    for (size_t i = 0; i < 36; i++) {
-        char c = text [i];
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (c != '-')
-                return false;
-        }
-        else
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return false;
-    }
-    return true;
-}
 
 
 //  --------------------------------------------------------------------------
@@ -680,8 +661,8 @@ s_time_ok (int64_t t)
 static int
 s_claims_check (const cm_jwt_claims_t *claims)
 {
-    if (strnlen (claims->sub, sizeof claims->sub) != 36 || !s_uuid_ok (claims->sub, 36)
-    ||  strnlen (claims->sid, sizeof claims->sid) != 36 || !s_uuid_ok (claims->sid, 36))
+    if (strnlen (claims->sub, sizeof claims->sub) != 36 || !proto_is_uuid_n (claims->sub, 36)
+    ||  strnlen (claims->sid, sizeof claims->sid) != 36 || !proto_is_uuid_n (claims->sid, 36))
         return -1;
     if (claims->roles_count > CM_JWT_ROLES_MAX
     ||  claims->amr_count < 1 || claims->amr_count > CM_JWT_AMR_MAX)
@@ -1049,8 +1030,8 @@ s_check_claims (const uint8_t *text, size_t len, const char *iss, const char *au
     json_t *sub = json_object_get (payload, "sub");
     json_t *sid = json_object_get (payload, "sid");
     json_t *jti = json_object_get (payload, "jti");
-    if (!json_is_string (sub) || !s_uuid_ok (json_string_value (sub), json_string_length (sub))
-    ||  !json_is_string (sid) || !s_uuid_ok (json_string_value (sid), json_string_length (sid))
+    if (!json_is_string (sub) || !proto_is_uuid_n (json_string_value (sub), json_string_length (sub))
+    ||  !json_is_string (sid) || !proto_is_uuid_n (json_string_value (sid), json_string_length (sid))
     ||  !json_is_string (jti) || json_string_length (jti) > CM_JWT_JTI_LEN
     ||  strlen (json_string_value (jti)) != json_string_length (jti)
     ||  !s_word_ok (json_string_value (jti), CM_JWT_JTI_LEN))

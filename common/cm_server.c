@@ -118,7 +118,7 @@ cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
     bool asserts = env.uid || env.sid || env.roles_count || env.has_auth_time;
     if (asserts && !s_listed (spec->cfg->identity_peers, peer)) {
         status = CM_IDENTITY_NOT_ALLOWED;
-        cm_log_fields (CM_LOG_WARN, "identity assertion refused", "peer", peer, "type", env.type, NULL);
+        cm_log_fields (CM_LOG_WARN, "identity assertion refused", "peer", peer, "type", env.type, (const char *) NULL);
         goto reply;
     }
     if (route && route->needs_user && !env.uid) {
@@ -148,7 +148,7 @@ cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
 reply:
     if (cm_err_http (status) >= 500)
         cm_log_fields (CM_LOG_WARN, "request failed", "type", env.type? env.type: "?",
-                       "code", cm_err_code (status), "peer", peer, NULL);
+                       "code", cm_err_code (status), "peer", peer, (const char *) NULL);
     s_encode_reply (&env, status, &info,
                     msg? msg->rep: NULL, rep, buf);
     if (req)

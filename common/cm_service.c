@@ -129,7 +129,7 @@ cm_service_main (const cm_service_t *service, int argc, char **argv)
     server = cm_server_new (&spec);
     if (!server)
         goto cleanup;
-    cm_log_fields (CM_LOG_INFO, "ready", "endpoint", cfg.bind, "peers", cfg.allowed_peers, NULL);
+    cm_log_fields (CM_LOG_INFO, "ready", "endpoint", cfg.bind, "peers", cfg.allowed_peers, (const char *) NULL);
 
     exit_code = 0;
     struct timespec tick = { 0, 200 * 1000 * 1000 };

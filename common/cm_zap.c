@@ -139,7 +139,7 @@ s_handle (zsock_t *handler, zap_args_t *args)
                 zmq_z85_encode (z85, zframe_data (key), 32);
             cm_log_fields (CM_LOG_WARN, "zap: connection refused",
                            "address", address? address: "", "mechanism", mechanism? mechanism: "",
-                           "client_key", z85, NULL);
+                           "client_key", z85, (const char *) NULL);
             s_reply (handler, request_id, "400", "not allowed", "");
         }
     }

@@ -62,8 +62,8 @@ proto_is_utf8 (const char *s, size_t len)
 }
 
 //  Checks exactly len bytes: wire strings are not NUL-terminated
-static bool
-s_is_uuid_n (const char *s, size_t len)
+bool
+proto_is_uuid_n (const char *s, size_t len)
 {
     if (!s || len != 36)
         return false;
@@ -83,7 +83,7 @@ s_is_uuid_n (const char *s, size_t len)
 bool
 proto_is_uuid (const char *s)
 {
-    return s && s_is_uuid_n (s, strnlen (s, 37));
+    return s && proto_is_uuid_n (s, strnlen (s, 37));
 }
 
 //  Bounds shared by the decoder (wire values) and the validator (structs)
@@ -100,7 +100,7 @@ static int
 s_check_str (const proto_field_t *f, const char *s, size_t len, int64_t max, proto_error_t *err)
 {
     if (f->kind == PROTO_K_UUID) {
-        if (!s_is_uuid_n (s, len))
+        if (!proto_is_uuid_n (s, len))
             return s_fail (err, f->name, "field '%s': must be a lower-case UUID", f->name);
         return 0;
     }

@@ -92,6 +92,10 @@ void
 bool
     proto_is_uuid (const char *s);
 
+//  The same for exactly len bytes (need not be NUL-terminated)
+bool
+    proto_is_uuid_n (const char *s, size_t len);
+
 //  True when the bytes are valid UTF-8 without NUL
 bool
     proto_is_utf8 (const char *s, size_t len);

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "auth_mail.h"
+#include "../../common/cm_rand.h"
 #include "../../common/cm_log.h"
 
 #define CONNECT_TIMEOUT_MS  5000
@@ -165,22 +166,6 @@ s_encode_subject (const char *subject, bool ascii, char *out, size_t size)
     return 0;
 }
 
-//  bytes random bytes as lower-case hex into out [2 * bytes + 1]; 0 or -1
-static int
-s_random_hex (char *out, size_t bytes)
-{
-    static const char hex [] = "0123456789abcdef";
-    unsigned char raw [32];
-    assert (bytes <= sizeof raw);
-    if (RAND_bytes (raw, (int) bytes) != 1)
-        return -1;
-    for (size_t i = 0; i < bytes; i++) {
-        out [2 * i] = hex [raw [i] >> 4];
-        out [2 * i + 1] = hex [raw [i] & 15];
-    }
-    out [2 * bytes] = 0;
-    return 0;
-}
 
 //  Day and month names spelled out rather than strftime's %a/%b, which
 //  follow the locale; RFC 5322 wants the English ones
@@ -248,7 +233,7 @@ s_compose (auth_mail_t *self, const char *to, const char *subject, bool ascii, c
         cm_error ("mail refused: the encoded subject does not fit");
         return -1;
     }
-    if (s_random_hex (id, 16)) {
+    if (cm_rand_hex (id, 16)) {
         cm_error ("mail not sent: the random generator failed");
         return -1;
     }
@@ -416,7 +401,7 @@ s_write_outbox (auth_mail_t *self, const char *msg, size_t len)
     time_t now = time (NULL);
     gmtime_r (&now, &tm);
     strftime (stamp, sizeof stamp, "%Y%m%dT%H%M%S", &tm);
-    if (s_random_hex (hex, 8)) {
+    if (cm_rand_hex (hex, 8)) {
         cm_error ("mail not written: the random generator failed");
         return -1;
     }

@@ -49,7 +49,7 @@ main (int argc, char **argv)
         goto cleanup;
     char port [16];
     snprintf (port, sizeof port, "%lld", (long long) cfg.gateway_http_port);
-    cm_log_fields (CM_LOG_INFO, "ready", "address", cfg.gateway_bind_address, "port", port, NULL);
+    cm_log_fields (CM_LOG_INFO, "ready", "address", cfg.gateway_bind_address, "port", port, (const char *) NULL);
 
     int signo = sigwaitinfo (&stop_signals, NULL);
     cm_info ("signal %d: stopping", signo);

@@ -88,7 +88,7 @@ gateway_auth_verify (gateway_req_t *req)
         return 503;
     }
     if (result != CM_JWT_OK) {
-        cm_log_fields (CM_LOG_INFO, "token refused", "reason", cm_jwt_result_str (result), NULL);
+        cm_log_fields (CM_LOG_INFO, "token refused", "reason", cm_jwt_result_str (result), (const char *) NULL);
         gateway_send_error (req, 401, "invalid_token", "the access token is invalid or expired");
         return 401;
     }

@@ -525,7 +525,7 @@ s_safe_name (const char *name, char *out, size_t out_size)
 {
     assert (out_size > GATEWAY_BODY_ECHO_MAX + 3);
     size_t i = 0;
-    for (; name [i] && i < GATEWAY_BODY_ECHO_MAX; i++) {
+    for (; i < GATEWAY_BODY_ECHO_MAX && name [i]; i++) {
         unsigned char c = (unsigned char) name [i];
         out [i] = (c >= 0x20 && c < 0x7F && c != '\'' && c != '"' && c != '\\')? (char) c: '?';
     }

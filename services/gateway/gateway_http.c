@@ -129,7 +129,7 @@ s_handle (struct mg_connection *conn, void *cbdata)
     snprintf (micros, sizeof micros, "%lld", (long long) duration);
     cm_log_fields (CM_LOG_INFO, "access", "method", req.info->request_method, "route", req.route,
                    "status", status, "duration_us", micros, "ip", req.ctx.ip,
-                   "user_id", req.ctx.uid, NULL);
+                   "user_id", req.ctx.uid, (const char *) NULL);
     cm_log_set_request_id ("");
     return req.status;
 }

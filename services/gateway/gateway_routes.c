@@ -46,7 +46,7 @@ s_readyz (gateway_req_t *req)
     else {
         char message [300];
         snprintf (message, sizeof message, "not answering: %s", failing);
-        cm_log_fields (CM_LOG_WARN, "not ready", "failing", failing, NULL);
+        cm_log_fields (CM_LOG_WARN, "not ready", "failing", failing, (const char *) NULL);
         //  The error body names the services; the detail map says which is which
         char json [1600];
         size_t at = 0;

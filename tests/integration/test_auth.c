@@ -41,13 +41,16 @@ s_register (const char *email, const char *password, stack_http_t *res)
     return res->status;
 }
 
-//  Password grant; returns the status, tokens into access/refresh when 200
+//  Password grant, with an otp when not NULL; returns the status, tokens
+//  into access/refresh when 200
 static long
-s_login (const char *email, const char *password, char *access, char *refresh, stack_http_t *res)
+s_login_with (const char *email, const char *password, const char *otp, char *access, char *refresh,
+              stack_http_t *res)
 {
     char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, password, 0);
     char form [1024];
-    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s", user, pass);
+    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s%s%s", user, pass,
+              otp? "&otp=": "", otp? otp: "");
     curl_free (user);
     curl_free (pass);
     stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
@@ -58,6 +61,12 @@ s_login (const char *email, const char *password, char *access, char *refresh, s
         json_decref (tokens);
     }
     return res->status;
+}
+
+static long
+s_login (const char *email, const char *password, char *access, char *refresh, stack_http_t *res)
+{
+    return s_login_with (email, password, NULL, access, refresh, res);
 }
 
 static long
@@ -381,19 +390,7 @@ s_totp (const char *secret, int offset_s, char *code)
 static long
 s_login_otp (const char *email, const char *otp, char *access, char *refresh, stack_http_t *res)
 {
-    char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, PASSWORD, 0);
-    char form [1024];
-    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s&otp=%s", user, pass, otp);
-    curl_free (user);
-    curl_free (pass);
-    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
-    if (res->status == 200) {
-        json_t *tokens = s_json (res);
-        snprintf (access, 4096, "%s", s_str (tokens, "access_token"));
-        snprintf (refresh, 256, "%s", s_str (tokens, "refresh_token"));
-        json_decref (tokens);
-    }
-    return res->status;
+    return s_login_with (email, PASSWORD, otp, access, refresh, res);
 }
 
 static long
