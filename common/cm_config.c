@@ -66,6 +66,8 @@ static const row_t s_rows [] = {
       "services that may assert a user identity in an envelope" },
     { "SERVICE_WORKERS", T_INT, "4", 1, 64, BACKENDS, OFF (workers), 0,
       "worker threads, each with its own database connection" },
+    { "SERVICE_SLOW_WORKERS", T_INT, "2", 1, 64, BACKENDS, OFF (slow_workers), 0,
+      "worker threads for slow routes (password hashing), apart from the others" },
     { "SERVICE_MAX_QUEUE", T_INT, "1024", 16, 65536, BACKENDS, OFF (max_queue), 0,
       "requests waiting for a worker before new ones get 'busy'" },
     { "REQUEST_TIMEOUT_MS", T_INT, "5000", 100, 600000, BACKENDS, OFF (request_timeout_ms), 0,
@@ -131,6 +133,8 @@ static const row_t s_rows [] = {
       "magic-link, reset and verification mails per hour per email" },
     { "RATE_LIMIT_LOGIN_FAILURES_PER_IP", T_INT, "50", 5, 100000, SVC (CM_SVC_AUTH),
       OFF (login_failures_per_ip), 0, "failed sign-ins from one client IP per 15 min before it is paused" },
+    { "BREACHED_PASSWORD_RANGE_URL", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (breached_range_url), 0,
+      "k-anonymity range API (e.g. https://api.pwnedpasswords.com/range/); empty: offline list only" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 

@@ -22,6 +22,7 @@ typedef struct {
     char *allowed_peers;                    //  ALLOWED_PEERS (ZAP allowlist)
     char *identity_peers;                   //  IDENTITY_PEERS
     int64_t workers;                        //  SERVICE_WORKERS
+    int64_t slow_workers;                   //  SERVICE_SLOW_WORKERS
     int64_t request_timeout_ms;             //  REQUEST_TIMEOUT_MS
     int64_t drain_timeout_ms;               //  DRAIN_TIMEOUT_MS
     int64_t max_queue;                      //  SERVICE_MAX_QUEUE
@@ -56,6 +57,7 @@ typedef struct {
     char *app_base_url;                     //  APP_BASE_URL
     int64_t mail_per_hour;                  //  RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT
     int64_t login_failures_per_ip;          //  RATE_LIMIT_LOGIN_FAILURES_PER_IP
+    char *breached_range_url;               //  BREACHED_PASSWORD_RANGE_URL
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

@@ -166,6 +166,7 @@ typedef struct {
     const cm_server_spec_t *spec;
     char *backend;                  //  inproc endpoint of the frontend, owned
     int index;
+    int lane;                       //  0 fast, 1 slow
 } worker_args_t;
 
 static void
@@ -175,7 +176,15 @@ s_worker (zsock_t *pipe, void *arg)
     const cm_server_spec_t *spec = args->spec;
     zsock_signal (pipe, 0);             //  for zactor_new; the status follows
     void *state = spec->worker_new? spec->worker_new (spec->cfg, spec->cert, args->index): NULL;
-    zsock_t *dealer = zsock_new_dealer (args->backend);
+    //  The identity's first letter tells the frontend the worker's lane
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (dealer) {
+        char identity [16];
+        snprintf (identity, sizeof identity, "%c%d", args->lane? 'S': 'F', args->index);
+        zsock_set_identity (dealer, identity);
+        if (zsock_connect (dealer, "%s", args->backend))
+            zsock_destroy (&dealer);
+    }
     if (!dealer || (spec->worker_new && !state)) {
         zsock_signal (pipe, 1);
         goto cleanup;
@@ -230,16 +239,49 @@ cleanup:
 //  ---------------------------------------------------------------------
 //  Frontend actor
 
+#define LANES 2
+
 typedef struct {
     const cm_server_spec_t *spec;
     zsock_t *router;                //  CURVE ROUTER, clients
     zsock_t *backend;               //  inproc ROUTER, workers
-    zactor_t **workers;             //  worker actors
+    zactor_t **workers;             //  worker actors, both lanes
     int worker_count;
-    zlist_t *idle;                  //  worker identity frames ready for work
-    zlist_t *pending;               //  requests waiting for a worker (zmsg_t)
+    bool has_slow;                  //  any slow route: a slow lane exists
+    zlist_t *idle [LANES];          //  worker identity frames ready for work
+    zlist_t *pending [LANES];       //  requests waiting for a worker (zmsg_t)
     char backend_endpoint [64];
 } server_t;
+
+int
+cm_server_lane (const cm_server_spec_t *spec, const uint8_t *data, size_t size)
+{
+    //  Only the type is needed; anything odd goes to a fast worker, which
+    //  answers it properly
+    msgpack_unpacked upk;
+    msgpack_unpacked_init (&upk);
+    int lane = 0;
+    if (size <= PROTO_MAX_FRAME
+    &&  msgpack_unpack_next (&upk, (const char *) data, size, NULL) == MSGPACK_UNPACK_SUCCESS
+    &&  upk.data.type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object_map *map = &upk.data.via.map;
+        for (uint32_t i = 0; i < map->size; i++) {
+            const msgpack_object *key = &map->ptr [i].key, *value = &map->ptr [i].val;
+            if (key->type != MSGPACK_OBJECT_STR || key->via.str.size != 4
+            ||  memcmp (key->via.str.ptr, "type", 4) != 0 || value->type != MSGPACK_OBJECT_STR)
+                continue;
+            for (size_t r = 0; r < spec->route_count; r++) {
+                const char *name = proto_msgs [spec->routes [r].msg_id].name;
+                if (spec->routes [r].slow && strlen (name) == value->via.str.size
+                &&  memcmp (name, value->via.str.ptr, value->via.str.size) == 0)
+                    lane = 1;
+            }
+            break;
+        }
+    }
+    msgpack_unpacked_destroy (&upk);
+    return lane;
+}
 
 //  Answers a request without a worker ("busy"), from the frontend
 static void
@@ -267,12 +309,13 @@ s_refuse (server_t *self, zframe_t **client_p, zframe_t *request, cm_err_t statu
 static void
 s_dispatch (server_t *self)
 {
-    while (zlist_size (self->idle) && zlist_size (self->pending)) {
-        zframe_t *worker = (zframe_t *) zlist_pop (self->idle);
-        zmsg_t *msg = (zmsg_t *) zlist_pop (self->pending);
-        zmsg_prepend (msg, &worker);
-        zmsg_send (&msg, self->backend);
-    }
+    for (int lane = 0; lane < LANES; lane++)
+        while (zlist_size (self->idle [lane]) && zlist_size (self->pending [lane])) {
+            zframe_t *worker = (zframe_t *) zlist_pop (self->idle [lane]);
+            zmsg_t *msg = (zmsg_t *) zlist_pop (self->pending [lane]);
+            zmsg_prepend (msg, &worker);
+            zmsg_send (&msg, self->backend);
+        }
 }
 
 static void
@@ -297,7 +340,8 @@ s_handle_client (server_t *self)
         zframe_destroy (&request);
         return;
     }
-    if ((int64_t) zlist_size (self->pending) >= self->spec->cfg->max_queue) {
+    int lane = self->has_slow? cm_server_lane (self->spec, zframe_data (request), zframe_size (request)): 0;
+    if ((int64_t) zlist_size (self->pending [lane]) >= self->spec->cfg->max_queue) {
         s_refuse (self, &client, request, CM_BUSY);
         zframe_destroy (&request);
         return;
@@ -308,7 +352,7 @@ s_handle_client (server_t *self)
     zmsg_addstr (work, peer);
     zmsg_addmem (work, &arrived, sizeof arrived);
     zmsg_append (work, &request);
-    zlist_append (self->pending, work);
+    zlist_append (self->pending [lane], work);
     s_dispatch (self);
 }
 
@@ -319,7 +363,8 @@ s_handle_worker (server_t *self)
     if (!msg)
         return;
     zframe_t *worker = zmsg_pop (msg);
-    zlist_append (self->idle, worker);
+    int lane = zframe_size (worker) > 0 && zframe_data (worker) [0] == 'S'? 1: 0;
+    zlist_append (self->idle [lane], worker);
     //  [client id][reply] goes back out; a lone empty frame is READY
     if (zmsg_size (msg) == 2)
         zmsg_send (&msg, self->router);
@@ -336,14 +381,16 @@ s_server_destroy (server_t **self_p)
     for (int i = 0; i < self->worker_count; i++)
         zactor_destroy (&self->workers [i]);
     free (self->workers);
-    zframe_t *frame;
-    while ((frame = (zframe_t *) zlist_pop (self->idle)))
-        zframe_destroy (&frame);
-    zlist_destroy (&self->idle);
-    zmsg_t *msg;
-    while ((msg = (zmsg_t *) zlist_pop (self->pending)))
-        zmsg_destroy (&msg);
-    zlist_destroy (&self->pending);
+    for (int lane = 0; lane < LANES; lane++) {
+        zframe_t *frame;
+        while ((frame = (zframe_t *) zlist_pop (self->idle [lane])))
+            zframe_destroy (&frame);
+        zlist_destroy (&self->idle [lane]);
+        zmsg_t *msg;
+        while ((msg = (zmsg_t *) zlist_pop (self->pending [lane])))
+            zmsg_destroy (&msg);
+        zlist_destroy (&self->pending [lane]);
+    }
     zsock_destroy (&self->backend);
     zsock_destroy (&self->router);
     free (self);
@@ -355,19 +402,25 @@ s_server_new (const cm_server_spec_t *spec)
 {
     server_t *self = (server_t *) zmalloc (sizeof (server_t));
     self->spec = spec;
-    self->idle = zlist_new ();
-    self->pending = zlist_new ();
+    for (int lane = 0; lane < LANES; lane++) {
+        self->idle [lane] = zlist_new ();
+        self->pending [lane] = zlist_new ();
+    }
+    for (size_t r = 0; r < spec->route_count; r++)
+        self->has_slow = self->has_slow || spec->routes [r].slow;
     snprintf (self->backend_endpoint, sizeof self->backend_endpoint,
               "inproc://cm-workers-%p", (void *) self);
     self->backend = zsock_new_router (self->backend_endpoint);
-    self->worker_count = (int) spec->cfg->workers;
+    int fast = (int) spec->cfg->workers;
+    self->worker_count = fast + (self->has_slow? (int) spec->cfg->slow_workers: 0);
     self->workers = (zactor_t **) zmalloc (sizeof (zactor_t *) * (size_t) self->worker_count);
     bool ok = self->backend != NULL;
     for (int i = 0; ok && i < self->worker_count; i++) {
         worker_args_t *args = (worker_args_t *) zmalloc (sizeof (worker_args_t));
         args->spec = spec;
         args->backend = strdup (self->backend_endpoint);
-        args->index = i;
+        args->lane = i >= fast? 1: 0;
+        args->index = i >= fast? i - fast: i;
         //  The worker reads args only until it signals, so they are freed here
         self->workers [i] = zactor_new (s_worker, args);
         ok = self->workers [i] && zsock_wait (self->workers [i]) == 0;
@@ -430,15 +483,15 @@ s_server_actor (zsock_t *pipe, void *arg)
             s_handle_worker (self);
 
         if (drain_until) {
-            bool idle = (int) zlist_size (self->idle) == self->worker_count
-                     && zlist_size (self->pending) == 0
+            bool idle = (int) (zlist_size (self->idle [0]) + zlist_size (self->idle [1])) == self->worker_count
+                     && zlist_size (self->pending [0]) + zlist_size (self->pending [1]) == 0
                      && zclock_mono () - last_request > 100;
             if (idle || zclock_mono () >= drain_until)
                 break;
         }
     }
     zpoller_destroy (&poller);
-    size_t unfinished = zlist_size (self->pending);
+    size_t unfinished = zlist_size (self->pending [0]) + zlist_size (self->pending [1]);
     s_server_destroy (&self);
     cm_info ("stopped%s", unfinished? " with requests unfinished": "");
     //  zactor_destroy sent $TERM and waits; if we left on our own after a

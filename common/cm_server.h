@@ -2,7 +2,9 @@
 
     A frontend actor owns the CURVE ROUTER and hands each request to an idle
     worker thread (least-recently-used), queueing at most SERVICE_MAX_QUEUE
-    when all are busy and answering "busy" past that. A worker decodes the
+    when all are busy and answering "busy" past that. Routes marked slow
+    (password hashing) run on their own SERVICE_SLOW_WORKERS threads, so a
+    burst of sign-ins never holds up the service's other requests. A worker decodes the
     envelope strictly, checks that the peer may assert the identity it
     carries, enforces the deadline, decodes the typed body, calls the route's
     handler and encodes the reply. Handlers see typed structs only.
@@ -29,6 +31,7 @@ typedef struct {
     int msg_id;                     //  PROTO_MSG_*
     cm_handler_fn *handler;
     bool needs_user;                //  refuse without a verified user id
+    bool slow;                      //  CPU-bound (password hashing): runs in the slow lane
 } cm_route_t;
 
 typedef struct {
@@ -48,6 +51,12 @@ typedef struct {
 //  endpoint could not be bound or a worker could not start.
 zactor_t *
     cm_server_new (const cm_server_spec_t *spec);
+
+//  ----------------------------------------------------------------------
+//  The lane of a request frame: 1 when its type is a slow route of the
+//  spec, else 0 (undecodable frames too: a fast worker refuses them)
+int
+    cm_server_lane (const cm_server_spec_t *spec, const uint8_t *data, size_t size);
 
 //  ----------------------------------------------------------------------
 //  Handle one request frame as a worker would (exposed for tests): decode,

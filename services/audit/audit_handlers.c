@@ -22,6 +22,6 @@ s_append (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
 }
 
 const cm_route_t audit_routes [] = {
-    { PROTO_MSG_audit_append, s_append, false },
+    { PROTO_MSG_audit_append, s_append, false, false },
 };
 const size_t audit_route_count = sizeof audit_routes / sizeof audit_routes [0];

@@ -23,6 +23,7 @@ static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static cm_jwt_keys_t *s_keys;               //  shared by all workers, read-only
 static uint8_t s_data_key [AUTH_CRYPT_KEY_BYTES];
 static auth_mail_t *s_mail;
+static auth_breach_t *s_breach;
 static bool s_data_key_loaded;
 static const cm_config_t *s_cfg;
 
@@ -48,6 +49,9 @@ s_load_shared (void)
                             s_cfg->mail_from, s_cfg->mail_outbox_dir);
     if (!s_mail)
         cm_error ("mail is not configured correctly (SMTP_URL, MAIL_FROM, MAIL_OUTBOX_DIR)");
+    s_breach = auth_breach_new (s_cfg->breached_range_url, NULL);
+    if (!s_breach)
+        cm_error ("BREACHED_PASSWORD_RANGE_URL is not usable");
     if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
         cm_error ("cannot load the common-password list");
     //  The dummy hash is computed on first use: do it now, so the first
@@ -62,13 +66,14 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     (void) index;
     s_cfg = cfg;
     pthread_once (&s_once, s_load_shared);
-    if (!s_keys || !s_data_key_loaded || !s_mail)
+    if (!s_keys || !s_data_key_loaded || !s_mail || !s_breach)
         return NULL;                        //  no keys: refuse to start
     auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
     self->cfg = cfg;
     self->keys = s_keys;
     self->data_key = s_data_key;
     self->mail = s_mail;
+    self->breach = s_breach;
     self->db = cm_db_connect (cfg);
     self->redis = cm_redis_new (cfg);
     if (!self->redis) {
@@ -170,12 +175,9 @@ s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_r
         if (chars > 200)
             return s_fail (info, CM_VALIDATION_FAILED, "name: at most 200 characters");
     }
-    auth_password_verdict_t verdict = auth_password_check (req->password, email);
-    if (verdict != AUTH_PASSWORD_OK) {
-        char message [160];
-        snprintf (message, sizeof message, "password: %s", auth_password_verdict_str (verdict));
-        return s_fail (info, CM_WEAK_PASSWORD, message);
-    }
+    cm_err_t policy = auth_new_password_check (self, req->password, email, "password", info);
+    if (policy != CM_OK)
+        return policy;
     char phc [AUTH_PASSWORD_PHC_SIZE];
     if (auth_password_hash (req->password, phc, sizeof phc))
         return s_fail (info, CM_INTERNAL, "cannot hash the password");
@@ -192,6 +194,22 @@ s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_r
     rep->user = s_user_reply (&user);
     auth_links_send_verification (self, &user);
     return CM_CREATED;
+}
+
+cm_err_t
+auth_new_password_check (auth_worker_t *self, const char *password, const char *email,
+                         const char *field, cm_reply_info_t *info)
+{
+    auth_password_verdict_t verdict = auth_password_check (password, email);
+    if (verdict != AUTH_PASSWORD_OK) {
+        snprintf (info->message, sizeof info->message, "%s: %s", field, auth_password_verdict_str (verdict));
+        return CM_WEAK_PASSWORD;
+    }
+    if (auth_breach_check (self->breach, password) == AUTH_BREACH_FOUND) {
+        snprintf (info->message, sizeof info->message, "%s: appears in a known data breach", field);
+        return CM_WEAK_PASSWORD;
+    }
+    return CM_OK;
 }
 
 //  Signs an access token for a session and fills the token reply
@@ -449,25 +467,25 @@ s_jwks (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_
 }
 
 const cm_route_t auth_routes [] = {
-    { PROTO_MSG_auth_register,       s_register,       false },
-    { PROTO_MSG_auth_login,          s_login,          false },
-    { PROTO_MSG_auth_refresh,        s_refresh,        false },
-    { PROTO_MSG_auth_logout,         s_logout,         true },
-    { PROTO_MSG_auth_me,             s_me,             true },
-    { PROTO_MSG_auth_sessions,       s_sessions,       true },
-    { PROTO_MSG_auth_session_revoke, s_session_revoke, true },
-    { PROTO_MSG_auth_jwks,           s_jwks,           false },
-    { PROTO_MSG_auth_mfa_enroll,     auth_mfa_enroll,  true },
-    { PROTO_MSG_auth_mfa_verify,     auth_mfa_verify,  true },
-    { PROTO_MSG_auth_mfa_disable,    auth_mfa_disable, true },
-    { PROTO_MSG_auth_magic_link,     auth_links_magic_send,       false },
-    { PROTO_MSG_auth_magic_verify,   auth_links_magic_verify,     false },
-    { PROTO_MSG_auth_password_forgot, auth_links_password_forgot, false },
-    { PROTO_MSG_auth_password_reset, auth_links_password_reset,   false },
-    { PROTO_MSG_auth_password_change, auth_links_password_change, true },
-    { PROTO_MSG_auth_email_verify,   auth_links_email_verify,     false },
-    { PROTO_MSG_auth_email_resend,   auth_links_email_resend,     true },
-    { PROTO_MSG_auth_admin_lock,     auth_admin_lock,             true },
-    { PROTO_MSG_auth_admin_revoke,   auth_admin_revoke,           true },
+    { PROTO_MSG_auth_register,       s_register,       false, true },
+    { PROTO_MSG_auth_login,          s_login,          false, true },
+    { PROTO_MSG_auth_refresh,        s_refresh,        false, false },
+    { PROTO_MSG_auth_logout,         s_logout,         true, false },
+    { PROTO_MSG_auth_me,             s_me,             true, false },
+    { PROTO_MSG_auth_sessions,       s_sessions,       true, false },
+    { PROTO_MSG_auth_session_revoke, s_session_revoke, true, false },
+    { PROTO_MSG_auth_jwks,           s_jwks,           false, false },
+    { PROTO_MSG_auth_mfa_enroll,     auth_mfa_enroll,  true, false },
+    { PROTO_MSG_auth_mfa_verify,     auth_mfa_verify,  true, false },
+    { PROTO_MSG_auth_mfa_disable,    auth_mfa_disable, true, false },
+    { PROTO_MSG_auth_magic_link,     auth_links_magic_send,       false, false },
+    { PROTO_MSG_auth_magic_verify,   auth_links_magic_verify,     false, false },
+    { PROTO_MSG_auth_password_forgot, auth_links_password_forgot, false, false },
+    { PROTO_MSG_auth_password_reset, auth_links_password_reset,   false, true },
+    { PROTO_MSG_auth_password_change, auth_links_password_change, true, true },
+    { PROTO_MSG_auth_email_verify,   auth_links_email_verify,     false, false },
+    { PROTO_MSG_auth_email_resend,   auth_links_email_resend,     true, false },
+    { PROTO_MSG_auth_admin_lock,     auth_admin_lock,             true, false },
+    { PROTO_MSG_auth_admin_revoke,   auth_admin_revoke,           true, false },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

@@ -11,6 +11,7 @@
 #include "../../common/cm_jwt.h"
 #include "../../common/cm_redis.h"
 #include "../../common/cm_server.h"
+#include "auth_breach.h"
 #include "auth_mail.h"
 #include "auth_store.h"
 
@@ -21,7 +22,16 @@ typedef struct {
     cm_redis_t *redis;              //  owned: revocations, sign-in failures
     const uint8_t *data_key;        //  borrowed, process-wide: seals TOTP secrets
     auth_mail_t *mail;              //  borrowed, process-wide, thread-safe
+    auth_breach_t *breach;          //  borrowed, process-wide, thread-safe
 } auth_worker_t;
+
+//  ----------------------------------------------------------------------
+//  The password policy for new passwords: the offline rules, then the
+//  breach range lookup when configured (its failure never blocks).
+//  Returns CM_OK or CM_WEAK_PASSWORD with a message naming field.
+cm_err_t
+    auth_new_password_check (auth_worker_t *self, const char *password, const char *email,
+                             const char *field, cm_reply_info_t *info);
 
 //  ----------------------------------------------------------------------
 //  Start a session for user (already proven by amr) and issue its tokens

@@ -125,12 +125,9 @@ static cm_err_t
 s_set_password (auth_worker_t *self, const cm_ctx_t *ctx, const auth_user_row_t *user,
                 const char *new_password, const char *keep_sid, cm_reply_info_t *info)
 {
-    auth_password_verdict_t verdict = auth_password_check (new_password, user->email);
-    if (verdict != AUTH_PASSWORD_OK) {
-        char message [160];
-        snprintf (message, sizeof message, "new_password: %s", auth_password_verdict_str (verdict));
-        return s_fail (info, CM_WEAK_PASSWORD, message);
-    }
+    cm_err_t policy = auth_new_password_check (self, new_password, user->email, "new_password", info);
+    if (policy != CM_OK)
+        return policy;
     char phc [AUTH_PASSWORD_PHC_SIZE];
     if (auth_password_hash (new_password, phc, sizeof phc))
         return s_fail (info, CM_INTERNAL, "cannot hash the password");

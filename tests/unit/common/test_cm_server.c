@@ -19,7 +19,7 @@ s_handler (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_rep
     return CM_OK;
 }
 
-static const cm_route_t s_routes [] = { { PROTO_MSG_audit_append, s_handler, true } };
+static const cm_route_t s_routes [] = { { PROTO_MSG_audit_append, s_handler, true, false } };
 static cm_config_t s_cfg = { .service = CM_SVC_AUDIT, .identity_peers = (char *) "gateway,privacy" };
 static const cm_server_spec_t s_spec = {
     .service = CM_SVC_AUDIT, .cfg = &s_cfg, .routes = s_routes, .route_count = 1
@@ -151,4 +151,22 @@ Test (cm_server, garbage_gets_an_error_reply)
     cr_assert_eq (reply.status, 400);
     cr_assert_str_eq (reply.code, "invalid_request");
     msgpack_sbuffer_destroy (&buf);
+}
+
+Test (cm_server, slow_routes_take_the_slow_lane)
+{
+    static const cm_route_t routes [] = {
+        { PROTO_MSG_audit_append, s_handler, false, true },
+    };
+    const cm_server_spec_t spec = { .service = CM_SVC_AUDIT, .cfg = &s_cfg, .routes = routes, .route_count = 1 };
+    msgpack_sbuffer buf;
+    s_request (&buf, "audit.append", USER, 0);
+    cr_assert_eq (cm_server_lane (&spec, (const uint8_t *) buf.data, buf.size), 1);
+    msgpack_sbuffer_destroy (&buf);
+    s_request (&buf, "ping", NULL, 0);
+    cr_assert_eq (cm_server_lane (&spec, (const uint8_t *) buf.data, buf.size), 0);
+    msgpack_sbuffer_destroy (&buf);
+    //  Garbage goes to a fast worker, which answers it with an error
+    cr_assert_eq (cm_server_lane (&spec, (const uint8_t *) "\xc1\x00", 2), 0);
+    cr_assert_eq (cm_server_lane (&s_spec, (const uint8_t *) "", 0), 0);
 }
