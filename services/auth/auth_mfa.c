@@ -66,6 +66,20 @@ s_key (auth_worker_t *self, PGconn *db, const char *user_id, uint8_t *key, size_
     return 0;
 }
 
+//  Tells the account holder that MFA changed, whoever did it
+static void
+s_notify (auth_worker_t *self, PGconn *db, const char *user_id, bool enabled)
+{
+    auth_user_row_t user;
+    if (auth_store_user_by_id (db, user_id, &user) != 0)
+        return;
+    auth_mail_send (self->mail, user.email,
+                    enabled? "Two-step sign-in is on": "Two-step sign-in was turned off",
+                    enabled? "Two-step sign-in with an authenticator app is now on for your account.\n"
+                           : "Two-step sign-in was just turned off for your account.\n"
+                             "If this was not you, reset your password and turn it on again.\n");
+}
+
 //  A 6-digit code accepted once, or -1 (wrong or replayed)
 static int
 s_use_code (auth_worker_t *self, PGconn *db, const char *user_id, const char *code)
@@ -162,7 +176,10 @@ auth_mfa_verify (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, 
     int rc = auth_store_mfa_set (db, ctx, ctx->uid, true);
     if (rc == AUTH_STORE_NOT_FOUND)
         return s_fail (info, CM_CONFLICT, "MFA is already on");
-    return rc? s_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_NO_CONTENT;
+    if (rc)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    s_notify (self, db, ctx->uid, true);
+    return CM_NO_CONTENT;
 }
 
 cm_err_t
@@ -183,5 +200,8 @@ auth_mfa_disable (void *state, const cm_ctx_t *ctx, const void *req_, void *rep,
     int rc = db? auth_store_mfa_set (db, ctx, ctx->uid, false): -1;
     if (rc == AUTH_STORE_NOT_FOUND)
         return s_fail (info, CM_CONFLICT, "MFA is not on");
-    return rc? s_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_NO_CONTENT;
+    if (rc)
+        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    s_notify (self, db, ctx->uid, false);
+    return CM_NO_CONTENT;
 }

@@ -460,6 +460,15 @@ Test (auth, totp_enrol_confirm_sign_in_and_turn_off)
                                     " ('auth.mfa.enabled', 'auth.mfa.disabled')")) < 2 && zclock_mono () < until)
         zclock_sleep (100);
     cr_assert_geq (events, 2, "enabling and disabling MFA are audit events");
+    //  The account holder hears of both by mail
+    char command [700];
+    snprintf (command, sizeof command, "grep -l -r -i 'To: %s' %s/outbox | xargs grep -l 'Subject: Two-step sign-in' | wc -l",
+              email, stack_env ("RUN_DIR"));
+    FILE *out = popen (command, "r");
+    char count [16] = "";
+    cr_assert_not_null (fgets (count, sizeof count, out));
+    pclose (out);
+    cr_assert_eq (atoi (count), 2, "MFA on and off notices: %s", count);
     free (res);
 }
 
