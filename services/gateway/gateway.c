@@ -1,6 +1,7 @@
 /*  gateway - the only public process: HTTP in, verified requests out over CURVE */
 #include <signal.h>
 #include <czmq.h>
+#include "gateway_audit.h"
 #include "gateway_http.h"
 #include "../../common/cm_curve.h"
 #include "../../common/cm_log.h"
@@ -39,11 +40,15 @@ main (int argc, char **argv)
 
     int exit_code = 1;
     gateway_http_t *http = NULL;
+    zactor_t *audit = NULL;
     zcert_t *cert = cm_curve_load_own (cfg.keys_dir, "gateway");
     if (!cert) {
         cm_error ("cannot load %s/gateway.cert_secret", cfg.keys_dir);
         goto cleanup;
     }
+    audit = gateway_audit_start (&cfg, cert);
+    if (!audit)
+        goto cleanup;
     http = gateway_http_new (&cfg, cert);
     if (!http)
         goto cleanup;
@@ -57,6 +62,7 @@ main (int argc, char **argv)
 
 cleanup:
     gateway_http_destroy (&http);       //  finishes in-flight requests
+    zactor_destroy (&audit);
     zcert_destroy (&cert);
     cm_config_clear (&cfg);
     zsys_shutdown ();

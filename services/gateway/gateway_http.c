@@ -1,5 +1,6 @@
 /*  gateway_http - CivetWeb set-up, request framing, responses, access log */
 #include <czmq.h>
+#include "gateway_audit.h"
 #include "gateway_http.h"
 #include "gateway_metrics.h"
 #include "gateway_routes.h"
@@ -122,6 +123,14 @@ s_handle (struct mg_connection *conn, void *cbdata)
     if (!req.status)
         gateway_send_error (&req, 500, "internal_error", "no response");
 
+    //  Every refusal of identity or permission leaves an audit trace
+    if (req.status == 401 || req.status == 403) {
+        char detail [160];
+        size_t at = (size_t) snprintf (detail, sizeof detail, "{\"status\":%d,\"route\":\"", req.status);
+        cm_json_escape (detail, sizeof detail - 3, &at, req.route);
+        snprintf (detail + at, sizeof detail - at, "\"}");
+        gateway_audit_event (&req.ctx, "authz.denied", "denied", detail);
+    }
     int64_t duration = zclock_usecs () - started;
     gateway_metrics_observe (req.status, duration);
     char status [8], micros [24];

@@ -2,6 +2,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include "gateway_metrics.h"
+#include "gateway_audit.h"
 
 static atomic_uint_fast64_t s_by_status [600];
 static const int64_t s_bounds_us [] = { 500, 1000, 2500, 5000, 10000, 25000, 50000,
@@ -52,6 +53,9 @@ gateway_metrics_render (char *buf, size_t size)
     OUT ("gateway_http_request_duration_seconds_sum %.6f\n",
          (double) atomic_load_explicit (&s_sum_us, memory_order_relaxed) / 1e6);
     OUT ("gateway_http_request_duration_seconds_count %llu\n", (unsigned long long) cumulative);
+    OUT ("# HELP gateway_audit_dropped_total Audit events dropped because the queue was full.\n");
+    OUT ("# TYPE gateway_audit_dropped_total counter\n");
+    OUT ("gateway_audit_dropped_total %llu\n", (unsigned long long) gateway_audit_dropped ());
 #undef OUT
     return len;
 }

@@ -595,3 +595,21 @@ Test (auth, many_failures_from_one_address_pause_that_address)
     cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
     free (res);
 }
+
+Test (auth, refusals_at_the_gateway_are_audited)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    stack_http ("GET", "/api/v1/users/me", "Authorization: Bearer not.a.token", NULL, res);
+    cr_assert_eq (res->status, 401);
+    char rid [80];
+    cr_assert (stack_http_header (res, "X-Request-Id", rid, sizeof rid));
+    char sql [256];
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM audit.events WHERE type = 'authz.denied'"
+              " AND service = 'gateway' AND request_id = '%s'", rid);
+    int64_t until = zclock_mono () + 10000;
+    long events = 0;
+    while ((events = stack_db_long (sql)) < 1 && zclock_mono () < until)
+        zclock_sleep (100);
+    cr_assert_eq (events, 1, "the 401 is an authz.denied event carrying its request id");
+    free (res);
+}
