@@ -32,6 +32,7 @@ typedef struct {
     int64_t database_timeout_ms;            //  DATABASE_CONNECT_TIMEOUT_MS
     char *redis_url;                        //  REDIS_URL
     char *redis_password_file;              //  REDIS_PASSWORD_FILE
+    char *redis_password;                   //  read from REDIS_PASSWORD_FILE; secret
     char *gateway_bind_address;             //  GATEWAY_BIND_ADDRESS
     int64_t gateway_http_port;              //  GATEWAY_HTTP_PORT
     int64_t gateway_https_port;             //  GATEWAY_HTTPS_PORT

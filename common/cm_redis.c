@@ -55,21 +55,9 @@ cm_redis_new (const cm_config_t *cfg)
         free (self);
         return NULL;
     }
-    if (cfg->redis_password_file && *cfg->redis_password_file) {
-        FILE *file = fopen (cfg->redis_password_file, "r");
-        char line [512] = "";
-        if (!file || !fgets (line, sizeof line, file)) {
-            cm_error ("cannot read REDIS_PASSWORD_FILE %s", cfg->redis_password_file);
-            if (file)
-                fclose (file);
-            free (self);
-            return NULL;
-        }
-        fclose (file);
-        line [strcspn (line, "\r\n")] = 0;
-        self->password = strdup (line);
-        explicit_bzero (line, sizeof line);
-    }
+    //  The config read and checked the file at start-up
+    if (cfg->redis_password)
+        self->password = strdup (cfg->redis_password);
     return self;
 }
 

@@ -10,17 +10,25 @@
 //  ---------------------------------------------------------------------
 //  Request processing (worker threads)
 
+//  Whether name is an item of a comma-separated list (spaces around items
+//  ignored). Runs on every request, so it scans in place, allocating nothing
 static bool
 s_listed (const char *list, const char *name)
 {
-    char *items [CM_SVC_COUNT + 1];
-    int count = cm_config_split (list, items, CM_SVC_COUNT);
-    bool found = false;
-    for (int i = 0; i < count; i++) {
-        found = found || streq (items [i], name);
-        free (items [i]);
+    size_t name_len = strlen (name);
+    const char *p = list;
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        size_t len = strcspn (p, ",");
+        size_t trimmed = len;
+        while (trimmed && p [trimmed - 1] == ' ')
+            trimmed--;
+        if (trimmed == name_len && memcmp (p, name, name_len) == 0)
+            return true;
+        p = p [len]? p + len + 1: NULL;
     }
-    return found;
+    return false;
 }
 
 static int64_t s_started_at;

@@ -9,13 +9,6 @@
 
 #define TOTP_WINDOW 1                   //  steps either side: clock drift
 
-static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
-{
-    snprintf (info->message, sizeof info->message, "%s", message);
-    return err;
-}
-
 static void
 s_hex (const uint8_t *data, size_t len, char *out)
 {
@@ -124,7 +117,7 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     auth_user_row_t user;
     int rc = db? auth_store_user_by_id (db, ctx->uid, &user): -1;
     if (rc)
-        return s_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
+        return auth_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
 
     char secret [AUTH_TOTP_SECRET_SIZE];
     char codes [AUTH_TOTP_RECOVERY_COUNT][AUTH_TOTP_RECOVERY_LEN];
@@ -140,17 +133,17 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     for (int i = 0; ok && i < AUTH_TOTP_RECOVERY_COUNT; i++)
         ok = auth_secret_hash (codes [i], hashes [i]) == 0;
     if (!ok)
-        return s_fail (info, CM_INTERNAL, "cannot create the secret");
+        return auth_fail (info, CM_INTERNAL, "cannot create the secret");
     s_hex (sealed, secret_len + AUTH_CRYPT_OVERHEAD, sealed_hex);
     rc = auth_store_mfa_begin (db, user.id, sealed_hex, (const char (*) [65]) hashes, AUTH_TOTP_RECOVERY_COUNT);
     if (rc == AUTH_STORE_TAKEN)
-        return s_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");
+        return auth_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");
     if (rc)
-        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
 
     char uri [1024];
     if (auth_totp_uri (uri, sizeof uri, self->cfg->totp_issuer, user.email, secret) < 0)
-        return s_fail (info, CM_INTERNAL, "cannot build the otpauth URI");
+        return auth_fail (info, CM_INTERNAL, "cannot build the otpauth URI");
     rep->secret = strdup (secret);
     rep->otpauth_uri = strdup (uri);
     rep->recovery_codes = (char **) zmalloc (sizeof (char *) * AUTH_TOTP_RECOVERY_COUNT);
@@ -170,14 +163,14 @@ auth_mfa_verify (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, 
     const proto_auth_mfa_verify_req_t *req = (const proto_auth_mfa_verify_req_t *) req_;
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     if (!db)
-        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (s_use_code (self, db, ctx->uid, req->code) != 0)
-        return s_fail (info, CM_INVALID_CODE, "code: not a valid code for the enrolled secret");
+        return auth_fail (info, CM_INVALID_CODE, "code: not a valid code for the enrolled secret");
     int rc = auth_store_mfa_set (db, ctx, ctx->uid, true);
     if (rc == AUTH_STORE_NOT_FOUND)
-        return s_fail (info, CM_CONFLICT, "MFA is already on");
+        return auth_fail (info, CM_CONFLICT, "MFA is already on");
     if (rc)
-        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
     s_notify (self, db, ctx->uid, true);
     return CM_NO_CONTENT;
 }
@@ -190,18 +183,18 @@ auth_mfa_disable (void *state, const cm_ctx_t *ctx, const void *req_, void *rep,
     const proto_auth_mfa_disable_req_t *req = (const proto_auth_mfa_disable_req_t *) req_;
     //  Turning a protection off needs a fresh proof of identity
     if (!ctx->auth_time || zclock_time () / 1000 - ctx->auth_time > self->cfg->reauth_max_age_s)
-        return s_fail (info, CM_REAUTH_REQUIRED, "sign in again to turn MFA off");
+        return auth_fail (info, CM_REAUTH_REQUIRED, "sign in again to turn MFA off");
     cm_err_t check = auth_mfa_check (self, ctx->uid, req->code);
     if (check == CM_MFA_REQUIRED)
-        return s_fail (info, CM_INVALID_CODE, "code: not a valid code");
+        return auth_fail (info, CM_INVALID_CODE, "code: not a valid code");
     if (check != CM_OK)
-        return s_fail (info, check, "account store unavailable");
+        return auth_fail (info, check, "account store unavailable");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     int rc = db? auth_store_mfa_set (db, ctx, ctx->uid, false): -1;
     if (rc == AUTH_STORE_NOT_FOUND)
-        return s_fail (info, CM_CONFLICT, "MFA is not on");
+        return auth_fail (info, CM_CONFLICT, "MFA is not on");
     if (rc)
-        return s_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
     s_notify (self, db, ctx->uid, false);
     return CM_NO_CONTENT;
 }

@@ -35,6 +35,16 @@ s_send_backend_error (gateway_req_t *req, cm_err_t status, const cm_reply_info_t
                         info->message [0]? info->message: cm_err_str (status));
 }
 
+//  A call that answers nothing: 204 on success, else the backend's error
+static void
+s_send_done (gateway_req_t *req, cm_err_t result, const cm_reply_info_t *info)
+{
+    if (result == CM_NO_CONTENT || result == CM_OK)
+        gateway_send_json (req, 204, "", 0);
+    else
+        s_send_backend_error (req, result, info);
+}
+
 static cm_err_t
 s_call (gateway_req_t *req, int msg_id, const void *body, void *reply, cm_reply_info_t *info)
 {
@@ -215,10 +225,7 @@ gateway_api_logout (gateway_req_t *req)
     proto_auth_logout_rep_t reply = { 0 };
     cm_reply_info_t info;
     cm_err_t result = s_call (req, PROTO_MSG_auth_logout, &call, &reply, &info);
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, &info);
+    s_send_done (req, result, &info);
 }
 
 void
@@ -255,10 +262,7 @@ gateway_api_session_revoke (gateway_req_t *req)
     proto_auth_session_revoke_rep_t reply = { 0 };
     cm_reply_info_t info;
     cm_err_t result = s_call (req, PROTO_MSG_auth_session_revoke, &call, &reply, &info);
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, &info);
+    s_send_done (req, result, &info);
 }
 
 void
@@ -328,10 +332,7 @@ s_mfa_code (gateway_req_t *req, int msg_id)
     cm_reply_info_t info;
     cm_err_t result = s_call (req, msg_id, &call, &reply, &info);
     json_decref (body);
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, &info);
+    s_send_done (req, result, &info);
 }
 
 void
@@ -400,10 +401,7 @@ s_forward_strings (gateway_req_t *req, int msg_id)
         gateway_send_json (req, 202, accepted, sizeof accepted - 1);
     }
     else
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, &info);
+    s_send_done (req, result, &info);
     proto_clear (rep_desc, reply);
     free (reply);
     free (call);                        //  its strings belong to body
@@ -431,10 +429,7 @@ s_admin (gateway_req_t *req, int msg_id, bool locked)
     cm_reply_info_t info;
     cm_err_t result = s_call (req, msg_id, msg_id == PROTO_MSG_auth_admin_lock? (void *) &lock: (void *) &revoke,
                               &reply, &info);
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, &info);
+    s_send_done (req, result, &info);
 }
 
 void gateway_api_admin_lock (gateway_req_t *req)    { s_admin (req, PROTO_MSG_auth_admin_lock, true); }
