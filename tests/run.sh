@@ -14,6 +14,7 @@ unit_only=0
 [ "${1:-}" = "--unit" ] && { unit_only=1; shift; }
 
 passed=0 failed=0 broken=0
+report=""        # failure details, repeated after the summary so a log's tail shows them
 # Test ports: away from the defaults of a developer's own `make run`
 export PG_PORT=55533 REDIS_PORT=56480 GATEWAY_HTTP_PORT=18080 GATEWAY_HTTPS_PORT=18443 \
        GATEWAY_METRICS_PORT=19100 AUTH_PORT=17101 MISSIONS_PORT=17102 EVIDENCE_PORT=17103 \
@@ -30,6 +31,7 @@ run_binary() {
     if [ -z "$line" ]; then
         echo "$out" | tail -30
         echo "  $name: no result (exit $rc)"
+        report+="== $build/$name: no result (exit $rc)"$'\n'"$(echo "$out" | tail -10)"$'\n'
         broken=$((broken + 1))
         return
     fi
@@ -40,7 +42,10 @@ run_binary() {
     c=$(sed -n 's/.*Crashing: \([0-9]*\).*/\1/p' <<<"$line")
     passed=$((passed + p)); failed=$((failed + f + c))
     if [ "$((f + c))" -gt 0 ] || [ "$rc" -ne 0 ]; then
-        grep -a -E '\[(FAIL|----)\]|ERROR|runtime error|Sanitizer' <<<"$out" | head -60
+        local details
+        details=$(grep -a -E '\[(FAIL|----)\]|ERROR|runtime error|Sanitizer' <<<"$out" | head -60)
+        echo "$details"
+        report+="== $build/$name"$'\n'"$details"$'\n'
         [ "$((f + c))" -eq 0 ] && broken=$((broken + 1))
     fi
     printf '  %-48s %3d passed, %d failed\n' "$name" "$p" "$((f + c))"
@@ -84,5 +89,6 @@ while [ $# -ge 2 ]; do
 done
 
 echo
+[ -n "$report" ] && printf 'failures:\n%s\n' "$report"
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]

@@ -391,7 +391,8 @@ Test (breach, slow_server_is_unknown_in_time, .timeout = 30)
     double start = s_now ();
     cr_assert_eq (s_check ("/slow/", PASSWORD), AUTH_BREACH_UNKNOWN);
     double elapsed = s_now () - start;
-    cr_assert_lt (elapsed, 3.5, "took %.2f s", elapsed);
+    //  3 s timeout; generous headroom for a loaded CI machine
+    cr_assert_lt (elapsed, 6.0, "took %.2f s", elapsed);
     cr_assert_gt (elapsed, 2.5, "took %.2f s", elapsed);
 }
 
@@ -401,7 +402,7 @@ Test (breach, body_over_the_ceiling_is_unknown, .timeout = 30)
     cr_assert_eq (s_check ("/huge/", PASSWORD), AUTH_BREACH_UNKNOWN);
     double start = s_now ();
     cr_assert_eq (s_check ("/stream/", PASSWORD), AUTH_BREACH_UNKNOWN);
-    cr_assert_lt (s_now () - start, 2.5, "aborted by the timeout, not the ceiling");
+    cr_assert_lt (s_now () - start, 2.5, "aborted by the ceiling, not the timeout");
 }
 
 Test (breach, page_without_range_lines_is_unknown, .timeout = 30)
