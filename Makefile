@@ -85,7 +85,7 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/keygen: $(BUILD)/tools/keygen.o
+$(BIN)/keygen: $(BUILD)/tools/keygen.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

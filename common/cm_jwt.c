@@ -28,6 +28,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include "cm_jwt.h"
+#include "cm_jwt_rotation.h"
 #include "../proto/proto_codec.h"
 
 #define COORD_LEN       32                      //  P-256 coordinate or scalar, bytes
@@ -501,6 +502,14 @@ cm_jwt_keys_load_dir (cm_jwt_keys_t *self, const char *dir)
 
     if (!dir || self->signer)
         return -1;
+    //  The rotation file, when there is one, names the signer
+    cm_jwt_rotation_t rotation;
+    int have_rotation = cm_jwt_rotation_read (dir, &rotation);
+    if (have_rotation < 0)
+        return -1;
+    const char *signer_kid = have_rotation == 0? cm_jwt_rotation_signer (&rotation): NULL;
+    if (have_rotation == 0 && !signer_kid)
+        return -1;
     //  Returns 0 on an empty error queue in OpenSSL 3.0: not a failure
     ERR_set_mark ();
     handle = opendir (dir);
@@ -548,6 +557,14 @@ cm_jwt_keys_load_dir (cm_jwt_keys_t *self, const char *dir)
     }
     if (errno != 0 || loaded == 0)
         goto cleanup;
+    if (signer_kid) {
+        size_t i = 0;
+        while (i < loaded && strcmp (pending [i].kid, signer_kid) != 0)
+            i++;
+        if (i == loaded)
+            goto cleanup;               //  the named signer has no key file
+        newest = i;
+    }
 
     //  Commit: every entry keeps its public key; only the signer keeps its
     //  private half, so retired keys no longer sit in memory
@@ -617,6 +634,17 @@ cm_jwt_keys_count (const cm_jwt_keys_t *self)
 {
     assert (self);
     return self->count;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The kid of the signing key, or NULL.
+
+const char *
+cm_jwt_keys_signer (const cm_jwt_keys_t *self)
+{
+    assert (self);
+    return self->signer? self->keys [self->signer_index].kid: NULL;
 }
 
 

@@ -1,6 +1,6 @@
 /*  cm_jwt - ES256 access tokens: key set, signing and strict verification
 
-    Auth signs access tokens with the newest key in KEYS_DIR/jwt/<kid>.pem;
+    Auth signs access tokens with one key of KEYS_DIR/jwt/<kid>.pem;
     the gateway verifies them with public keys only (JWK x/y). Every key is
     parsed once, when the set is loaded; after that a key set is read-only
     and may be used by any number of threads at once (verification keeps
@@ -85,9 +85,11 @@ void
 
 //  ----------------------------------------------------------------------
 //  Load every <kid>.pem (EC P-256 private key, mode 0600 or stricter, kid
-//  its RFC 7638 thumbprint) in dir; the newest by mtime signs, older ones
-//  only verify. Returns 0, or -1 leaving the set as it was (also when dir
-//  holds no key, or the set already has a signing key).
+//  its RFC 7638 thumbprint) in dir. The key dir/rotation names as signing
+//  signs (see cm_jwt_rotation.h); without that file the newest by mtime
+//  does. The others only verify. Returns 0, or -1 leaving the set as it
+//  was (also when dir holds no key, the rotation file is malformed, names
+//  no signer or one without a key file, or the set already signs).
 int
     cm_jwt_keys_load_dir (cm_jwt_keys_t *self, const char *dir);
 
@@ -103,6 +105,11 @@ int
 //  Number of keys in the set (signing key included).
 size_t
     cm_jwt_keys_count (const cm_jwt_keys_t *self);
+
+//  ----------------------------------------------------------------------
+//  The kid of the signing key, or NULL when the set only verifies.
+const char *
+    cm_jwt_keys_signer (const cm_jwt_keys_t *self);
 
 //  ----------------------------------------------------------------------
 //  Copy the public JWK of key index (kty EC, crv P-256) as kid, x and y.

@@ -3,6 +3,7 @@
 #
 #   tests/run.sh BUILD BIN [BUILD BIN]...     unit + integration tests of each build
 #   tests/run.sh --unit BUILD BIN             unit tests only
+#   TESTS='*auth*' tests/run.sh ...            only test binaries matching a glob
 #
 # For the integration tests it starts a stack of that build's binaries under
 # BUILD/test-run (fresh each time, test ports, so a `make run` stack on the
@@ -60,6 +61,8 @@ while [ $# -ge 2 ]; do
     echo "== $build: unit tests"
     for t in "$build"/tests/unit/*/test_*; do
         case $t in *.o|*.d) continue ;; esac
+        # shellcheck disable=SC2053
+        [[ ${t#$build/tests/} == ${TESTS:-*} ]] || continue
         [ -x "$t" ] && run_binary "${t#$build/tests/}" "$t" --jobs 2
     done
     [ $unit_only = 1 ] && continue
@@ -77,6 +80,8 @@ while [ $# -ge 2 ]; do
     fi
     for t in "$build"/tests/integration/test_*; do
         case $t in *.o|*.d) continue ;; esac
+        # shellcheck disable=SC2053
+        [[ ${t#$build/tests/} == ${TESTS:-*} ]] || continue
         [ -x "$t" ] && run_binary "${t#$build/tests/}" "$t" --jobs 1
     done
     bash scripts/stack.sh down >/dev/null 2>&1

@@ -10,6 +10,8 @@
 */
 
 #include <czmq.h>
+#include "../common/cm_jwt.h"
+#include "../common/cm_jwt_rotation.h"
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -37,6 +39,8 @@
 #define KEYGEN_RANDOM_BYTES  32     //  per password and symmetric key
 #define KEYGEN_EC_COORD      32     //  P-256 coordinate, big-endian
 #define KEYGEN_KID_MAX       64     //  43 chars of base64url SHA-256 + NUL fit
+#define KEYGEN_JWT_LEAD_S    900    //  a next key is published this long before it signs
+#define KEYGEN_JWT_KEEP_S    960    //  > access token lifetime (900) + leeway (30)
 #define KEYGEN_COUNT(a)      (sizeof (a) / sizeof ((a) [0]))
 
 //  Every service holds a CURVE certificate; the gateway has no database
@@ -60,6 +64,7 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
         "Usage: keygen [--dir KEYS_DIR]\n"
+        "       keygen --rotate-jwt [--dir KEYS_DIR] [--lead S] [--keep S]\n"
         "       keygen --help\n"
         "\n"
         "Creates the local stack's keys under KEYS_DIR (default: $KEYS_DIR,\n"
@@ -73,6 +78,14 @@ s_usage (FILE *stream)
         "  secrets/<name>.key             evidence_master upload_url auth_data\n"
         "Directories are 0700, secret files 0600, public certificates 0644.\n"
         "Prints one 'created PATH' line per directory or file made, never keys.\n"
+        "\n"
+        "--rotate-jwt takes one safe step of a JWT signing key rotation, recorded\n"
+        "in jwt/rotation (auth picks changes up within seconds, no restart):\n"
+        "removes keys retired --keep seconds ago (default 960: every token they\n"
+        "signed has expired); then makes the next key sign once it has been\n"
+        "published for --lead seconds (default 900, so verifiers caching the JWKS\n"
+        "know it), or publishes a new next key when none is waiting. Run it on a\n"
+        "schedule (daily, say): it publishes, later promotes, later prunes.\n"
         "\n"
         "Exit status: 0 done, 1 error (half a certificate pair, a secret file\n"
         "open to group or others, I/O or crypto failure), 2 bad arguments.\n");
@@ -690,45 +703,23 @@ s_is_pem_name (const char *name)
 
 
 //  --------------------------------------------------------------------------
-//  Create jwt/<kid>.pem, a fresh EC P-256 key in PKCS#8 PEM, unless jwt/
-//  already holds a .pem (auth may be rotating several). Returns 0 or -1.
+//  Write jwt_dir/<kid>.pem, a fresh EC P-256 key in PKCS#8 PEM, and copy its
+//  kid into kid (KEYGEN_KID_MAX bytes). Returns 0 or -1.
 
 static int
-s_ensure_jwt_key (const char *jwt_dir)
+s_new_jwt_key (const char *jwt_dir, char *kid)
 {
-    DIR *dir = NULL;
     EVP_PKEY *pkey = NULL;
     BIO *bio = NULL;
-    char kid [KEYGEN_KID_MAX];
     char path [PATH_MAX];
-    bool found = false;
     int rc = -1;
-
-    dir = opendir (jwt_dir);
-    if (!dir) {
-        s_sys_error (jwt_dir, "cannot read directory");
-        goto cleanup;
-    }
-    errno = 0;
-    struct dirent *entry;
-    while ((entry = readdir (dir)) != NULL)
-        if (s_is_pem_name (entry->d_name))
-            found = true;
-    if (errno != 0) {
-        s_sys_error (jwt_dir, "cannot read directory");
-        goto cleanup;
-    }
-    if (found) {
-        rc = 0;
-        goto cleanup;
-    }
 
     pkey = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
     if (!pkey) {
         s_ssl_error (jwt_dir, "cannot generate EC P-256 key");
         goto cleanup;
     }
-    if (s_jwk_thumbprint (pkey, kid, sizeof kid, jwt_dir) != 0
+    if (s_jwk_thumbprint (pkey, kid, KEYGEN_KID_MAX, jwt_dir) != 0
     ||  s_path (path, sizeof path, "%s/%s.pem", jwt_dir, kid))
         goto cleanup;
 
@@ -747,11 +738,137 @@ s_ensure_jwt_key (const char *jwt_dir)
     }
     rc = s_write_secret (path, pem, (size_t) pem_len);
 cleanup:
-    if (dir)
-        closedir (dir);
     BIO_free (bio);
     EVP_PKEY_free (pkey);
     return rc;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Create a JWT key unless jwt/ already holds a .pem (auth may be rotating
+//  several). Returns 0 or -1.
+
+static int
+s_ensure_jwt_key (const char *jwt_dir)
+{
+    DIR *dir = opendir (jwt_dir);
+    if (!dir)
+        return s_sys_error (jwt_dir, "cannot read directory");
+    bool found = false;
+    errno = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) != NULL)
+        if (s_is_pem_name (entry->d_name))
+            found = true;
+    int error = errno;
+    closedir (dir);
+    if (error != 0) {
+        errno = error;
+        return s_sys_error (jwt_dir, "cannot read directory");
+    }
+    char kid [KEYGEN_KID_MAX];
+    return found? 0: s_new_jwt_key (jwt_dir, kid);
+}
+
+
+//  --------------------------------------------------------------------------
+//  One safe step of a JWT key rotation (see s_usage): drop retired keys
+//  whose tokens have all expired, then promote a next key published at
+//  least lead_s ago, or publish a new next key when none is waiting.
+//  The key set must load as auth would load it before anything changes.
+
+static int
+s_rotate_jwt (const char *jwt_dir, int64_t lead_s, int64_t keep_s)
+{
+    cm_jwt_rotation_t state;
+    int64_t now = (int64_t) time (NULL);
+    int read_rc = cm_jwt_rotation_read (jwt_dir, &state);
+    if (read_rc < 0) {
+        fprintf (stderr, "keygen: %s/" CM_JWT_ROTATION_FILE ": unreadable or malformed\n", jwt_dir);
+        return -1;
+    }
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    if (!keys || cm_jwt_keys_load_dir (keys, jwt_dir) != 0) {
+        fprintf (stderr, "keygen: %s: the keys do not load as auth would load them "
+                         "(a bad .pem, or a signer without a key file)\n", jwt_dir);
+        cm_jwt_keys_destroy (&keys);
+        return -1;
+    }
+    //  Every published key gets a line: an unlisted one (a fresh stack's
+    //  first key) signs if it is the signer, else it is on its way out
+    char kid [KEYGEN_KID_MAX], x [CM_JWT_COORD_B64], y [CM_JWT_COORD_B64];
+    for (size_t i = 0; i < cm_jwt_keys_count (keys); i++) {
+        if (cm_jwt_keys_jwk (keys, i, kid, sizeof kid, x, sizeof x, y, sizeof y) != 0
+        ||  cm_jwt_rotation_find (&state, kid))
+            continue;
+        cm_jwt_rotation_entry_t *entry = &state.entries [state.count++];
+        snprintf (entry->kid, sizeof entry->kid, "%s", kid);
+        entry->state = streq (kid, cm_jwt_keys_signer (keys))? CM_JWT_KEY_SIGNING: CM_JWT_KEY_RETIRED;
+        entry->since = now;
+    }
+    cm_jwt_keys_destroy (&keys);
+
+    //  1. Retired keys past keep_s go, lines without a key file too
+    char path [PATH_MAX];
+    for (size_t i = 0; i < state.count; ) {
+        cm_jwt_rotation_entry_t *entry = &state.entries [i];
+        bool exists = false;
+        if (s_path (path, sizeof path, "%s/%s.pem", jwt_dir, entry->kid) || s_probe (path, &exists))
+            return -1;
+        if (exists && entry->state == CM_JWT_KEY_RETIRED && now - entry->since >= keep_s) {
+            if (unlink (path) != 0)
+                return s_sys_error (path, "cannot remove retired key");
+            printf ("removed %s (retired %lld s ago)\n", path, (long long) (now - entry->since));
+            exists = false;
+        }
+        //  The signer's key file exists: the set loaded above
+        if (!exists)
+            state.entries [i] = state.entries [--state.count];
+        else
+            i++;
+    }
+
+    //  2. Promote a next key that verifiers have had lead_s to learn
+    cm_jwt_rotation_entry_t *next = NULL, *signing = NULL;
+    for (size_t i = 0; i < state.count; i++) {
+        if (state.entries [i].state == CM_JWT_KEY_NEXT)
+            next = &state.entries [i];
+        if (state.entries [i].state == CM_JWT_KEY_SIGNING)
+            signing = &state.entries [i];
+    }
+    if (next && now - next->since >= lead_s) {
+        if (signing) {
+            signing->state = CM_JWT_KEY_RETIRED;
+            signing->since = now;
+            printf ("retired %s: still published for %lld s\n", signing->kid, (long long) keep_s);
+        }
+        next->state = CM_JWT_KEY_SIGNING;
+        next->since = now;
+        printf ("signing with %s\n", next->kid);
+    }
+    else
+    if (next)
+        printf ("next key %s is published; it signs from a run %lld s or more from now\n",
+                next->kid, (long long) (lead_s - (now - next->since)));
+    else {
+        //  3. Publish a new next key
+        if (state.count >= CM_JWT_KEYS_MAX) {
+            fprintf (stderr, "keygen: %s: %d keys already; run again once retired keys expire\n",
+                     jwt_dir, CM_JWT_KEYS_MAX);
+            return -1;
+        }
+        cm_jwt_rotation_entry_t *entry = &state.entries [state.count];
+        if (s_new_jwt_key (jwt_dir, entry->kid) != 0)
+            return -1;
+        entry->state = CM_JWT_KEY_NEXT;
+        entry->since = now;
+        state.count++;
+        printf ("published %s: it signs from a run %lld s or more from now\n",
+                entry->kid, (long long) lead_s);
+    }
+    if (cm_jwt_rotation_write (jwt_dir, &state) != 0)
+        return s_sys_error (jwt_dir, "cannot write the rotation file");
+    return 0;
 }
 
 
@@ -824,6 +941,8 @@ int
 main (int argc, char *argv [])
 {
     const char *dir_arg = NULL;
+    bool rotate = false;
+    int64_t lead_s = KEYGEN_JWT_LEAD_S, keep_s = KEYGEN_JWT_KEEP_S;
     for (int i = 1; i < argc; i++) {
         if (streq (argv [i], "--help") || streq (argv [i], "-h")) {
             s_usage (stdout);
@@ -840,6 +959,20 @@ main (int argc, char *argv [])
         else
         if (strncmp (argv [i], "--dir=", 6) == 0)
             dir_arg = argv [i] + 6;
+        else
+        if (streq (argv [i], "--rotate-jwt"))
+            rotate = true;
+        else
+        if (streq (argv [i], "--lead") || streq (argv [i], "--keep")) {
+            char *end = NULL;
+            long long value = i + 1 < argc? strtoll (argv [i + 1], &end, 10): -1;
+            if (value < 0 || value > 30 * 86400 || !end || *end || end == argv [i + 1]) {
+                fprintf (stderr, "keygen: %s needs seconds (0..2592000)\n", argv [i]);
+                return 2;
+            }
+            *(streq (argv [i], "--lead")? &lead_s: &keep_s) = value;
+            i++;
+        }
         else {
             fprintf (stderr, "keygen: unexpected argument '%s'\n", argv [i]);
             s_usage (stderr);
@@ -890,6 +1023,12 @@ main (int argc, char *argv [])
         goto cleanup;
     }
 
+    if (rotate) {
+        if (s_path (path, sizeof path, "%s/jwt", keys_dir) == 0
+        &&  s_rotate_jwt (path, lead_s, keep_s) == 0)
+            rc = 0;
+        goto cleanup;
+    }
     if (s_check_existing (keys_dir) != 0)
         goto cleanup;
 

@@ -5,6 +5,7 @@
 #include "auth_admin.h"
 #include "auth_crypt.h"
 #include "auth_email.h"
+#include "auth_keys.h"
 #include "auth_links.h"
 #include "auth_mfa.h"
 #include "auth_password.h"
@@ -20,7 +21,7 @@ extern const char auth_common_passwords [];
 extern const size_t auth_common_passwords_len;
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
-static cm_jwt_keys_t *s_keys;               //  shared by all workers, read-only
+static bool s_keys_loaded;
 static uint8_t s_data_key [AUTH_CRYPT_KEY_BYTES];
 static auth_mail_t *s_mail;
 static auth_breach_t *s_breach;
@@ -32,11 +33,9 @@ s_load_shared (void)
 {
     char dir [1024];
     snprintf (dir, sizeof dir, "%s/jwt", s_cfg->keys_dir);
-    s_keys = cm_jwt_keys_new ();
-    if (s_keys && cm_jwt_keys_load_dir (s_keys, dir) != 0) {
+    s_keys_loaded = auth_keys_init (dir) == 0;
+    if (!s_keys_loaded)
         cm_error ("cannot load JWT signing keys from %s", dir);
-        cm_jwt_keys_destroy (&s_keys);
-    }
     char path [1024];
     if (s_cfg->auth_data_key_file && *s_cfg->auth_data_key_file)
         snprintf (path, sizeof path, "%s", s_cfg->auth_data_key_file);
@@ -66,11 +65,10 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     (void) index;
     s_cfg = cfg;
     pthread_once (&s_once, s_load_shared);
-    if (!s_keys || !s_data_key_loaded || !s_mail || !s_breach)
+    if (!s_keys_loaded || !s_data_key_loaded || !s_mail || !s_breach)
         return NULL;                        //  no keys: refuse to start
     auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
     self->cfg = cfg;
-    self->keys = s_keys;
     self->data_key = s_data_key;
     self->mail = s_mail;
     self->breach = s_breach;
@@ -234,7 +232,7 @@ s_issue (auth_worker_t *self, const auth_user_row_t *user, const auth_session_ro
     claims.auth_time = session->auth_time;
     auth_secret_token (claims.jti, sizeof claims.jti);
     char *token = (char *) malloc (4096);
-    if (cm_jwt_sign (self->keys, self->cfg->jwt_issuer, self->cfg->jwt_audience, &claims, token, 4096)) {
+    if (auth_keys_sign (self->cfg->jwt_issuer, self->cfg->jwt_audience, &claims, token, 4096)) {
         free (token);
         return auth_fail (info, CM_INTERNAL, "cannot sign the access token");
     }
@@ -447,20 +445,8 @@ s_jwks (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_
     (void) req;
     auth_worker_t *self = (auth_worker_t *) state;
     proto_auth_jwks_rep_t *rep = (proto_auth_jwks_rep_t *) rep_;
-    size_t count = cm_jwt_keys_count (self->keys);
-    rep->keys = (proto_auth_jwk_t *) zmalloc (sizeof (proto_auth_jwk_t) * (count? count: 1));
-    for (size_t i = 0; i < count && i < 16; i++) {
-        char kid [129], x [64], y [64];
-        if (cm_jwt_keys_jwk (self->keys, i, kid, sizeof kid, x, sizeof x, y, sizeof y))
-            return auth_fail (info, CM_INTERNAL, "cannot export a key");
-        proto_auth_jwk_t *jwk = &rep->keys [rep->keys_count++];
-        jwk->kid = s_dup (kid);
-        jwk->kty = s_dup ("EC");
-        jwk->alg = s_dup ("ES256");
-        jwk->crv = s_dup ("P-256");
-        jwk->x = s_dup (x);
-        jwk->y = s_dup (y);
-    }
+    if (auth_keys_jwks (rep) != 0)
+        return auth_fail (info, CM_INTERNAL, "cannot export the keys");
     rep->issuer = s_dup (self->cfg->jwt_issuer);
     rep->audience = s_dup (self->cfg->jwt_audience);
     return CM_OK;

@@ -1,7 +1,7 @@
 /*  auth_handlers - typed handlers of the auth service
 
     Each worker thread has an auth_worker_t: its own database connection
-    and a borrowed view of the process-wide signing keys. Password hashing
+    and Redis link; the signing keys are process-wide (auth_keys). Password hashing
     runs here, on worker threads, never on the service's frontend loop.
 */
 #ifndef AUTH_HANDLERS_H_INCLUDED
@@ -18,7 +18,6 @@
 typedef struct {
     const cm_config_t *cfg;         //  borrowed
     PGconn *db;                     //  owned, reconnected on loss
-    cm_jwt_keys_t *keys;            //  borrowed, process-wide, read-only
     cm_redis_t *redis;              //  owned: revocations, sign-in failures
     const uint8_t *data_key;        //  borrowed, process-wide: seals TOTP secrets
     auth_mail_t *mail;              //  borrowed, process-wide, thread-safe

@@ -9,6 +9,8 @@
 //  Leeway for clock differences between auth and gateway hosts
 #define LEEWAY_S 30
 #define REFRESH_INTERVAL_MS 1000
+//  Keys auth has removed (rotated out) stop verifying within this long
+#define KEYS_MAX_AGE_MS 60000
 
 static pthread_rwlock_t s_lock = PTHREAD_RWLOCK_INITIALIZER;
 static cm_jwt_keys_t *s_keys;           //  guarded by s_lock
@@ -16,13 +18,15 @@ static char s_issuer [257];             //  guarded by s_lock
 static char s_audience [257];           //  guarded by s_lock
 static int64_t s_last_refresh;          //  guarded by s_lock
 
-//  Fetches auth's keys and adds the new ones. Called with no lock held.
+//  Fetches auth's keys and replaces the set with them, at most once per
+//  REFRESH_INTERVAL_MS (every_ms for a routine refresh). Called with no
+//  lock held.
 static int
-s_refresh (gateway_req_t *req)
+s_refresh (gateway_req_t *req, int64_t every_ms)
 {
     pthread_rwlock_wrlock (&s_lock);
     int64_t now = zclock_mono ();
-    bool due = !s_last_refresh || now - s_last_refresh >= REFRESH_INTERVAL_MS;
+    bool due = !s_last_refresh || now - s_last_refresh >= every_ms;
     if (due)
         s_last_refresh = now;
     pthread_rwlock_unlock (&s_lock);
@@ -37,20 +41,24 @@ s_refresh (gateway_req_t *req)
     proto_auth_jwks_rep_t jwks = { 0 };
     cm_err_t status = cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_jwks,
                                       &jwks_req, &jwks, NULL);
-    int rc = status == CM_OK? 0: -1;
+    cm_jwt_keys_t *fresh = status == CM_OK? cm_jwt_keys_new (): NULL;
+    for (uint32_t i = 0; fresh && i < jwks.keys_count; i++)
+        //  A key that does not parse is left out; the others still verify
+        cm_jwt_keys_add_public_jwk (fresh, jwks.keys [i].kid, jwks.keys [i].x, jwks.keys [i].y);
+    int rc = fresh && cm_jwt_keys_count (fresh) > 0? 0: -1;
     if (rc == 0) {
         pthread_rwlock_wrlock (&s_lock);
-        if (!s_keys)
-            s_keys = cm_jwt_keys_new ();
-        for (uint32_t i = 0; s_keys && i < jwks.keys_count; i++)
-            //  A kid already known is refused by the key set: keys never change under a kid
-            cm_jwt_keys_add_public_jwk (s_keys, jwks.keys [i].kid, jwks.keys [i].x, jwks.keys [i].y);
+        cm_jwt_keys_t *old = s_keys;
+        s_keys = fresh;
+        fresh = NULL;
         snprintf (s_issuer, sizeof s_issuer, "%s", jwks.issuer);
         snprintf (s_audience, sizeof s_audience, "%s", jwks.audience);
         pthread_rwlock_unlock (&s_lock);
+        cm_jwt_keys_destroy (&old);
     }
     else
         cm_warn ("cannot fetch signing keys from auth: %s", cm_err_code (status));
+    cm_jwt_keys_destroy (&fresh);
     proto_clear (&proto_auth_jwks_rep_desc, &jwks);
     return rc;
 }
@@ -80,8 +88,9 @@ gateway_auth_verify (gateway_req_t *req)
         token++;
     cm_jwt_claims_t claims;
     bool have_keys;
+    s_refresh (req, KEYS_MAX_AGE_MS);
     cm_jwt_result_t result = s_verify (token, &claims, &have_keys);
-    if (result == CM_JWT_UNKNOWN_KID && s_refresh (req) == 0)
+    if (result == CM_JWT_UNKNOWN_KID && s_refresh (req, REFRESH_INTERVAL_MS) == 0)
         result = s_verify (token, &claims, &have_keys);
     if (!have_keys) {
         gateway_send_error (req, 503, "service_unavailable", "cannot verify tokens right now");

@@ -3,124 +3,38 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <jansson.h>
-#include "stack.h"
+#include "api.h"
 
 TestSuite (auth, .timeout = 60);
-
-static const char *PASSWORD = "correct horse battery staple 42";
-
-//  A unique address per call, so tests never collide
-static void
-s_email (char *out, size_t size, const char *tag)
-{
-    snprintf (out, size, "%s-%lld-%d@Example.COM", tag, (long long) zclock_usecs (), rand () % 100000);
-}
-
-static json_t *
-s_json (const stack_http_t *res)
-{
-    json_t *value = json_loads (res->body, 0, NULL);
-    cr_assert_not_null (value, "not JSON: %s", res->body);
-    return value;
-}
-
-static const char *
-s_str (json_t *obj, const char *key)
-{
-    const char *value = json_string_value (json_object_get (obj, key));
-    cr_assert_not_null (value, "no string '%s'", key);
-    return value;
-}
-
-static long
-s_register (const char *email, const char *password, stack_http_t *res)
-{
-    char body [1024];
-    snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\",\"name\":\"Test User\"}", email, password);
-    stack_http ("POST", "/api/v1/auth/register", NULL, body, res);
-    return res->status;
-}
-
-//  Password grant, with an otp when not NULL; returns the status, tokens
-//  into access/refresh when 200
-static long
-s_login_with (const char *email, const char *password, const char *otp, char *access, char *refresh,
-              stack_http_t *res)
-{
-    char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, password, 0);
-    char form [1024];
-    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s%s%s", user, pass,
-              otp? "&otp=": "", otp? otp: "");
-    curl_free (user);
-    curl_free (pass);
-    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
-    if (res->status == 200) {
-        json_t *tokens = s_json (res);
-        snprintf (access, 4096, "%s", s_str (tokens, "access_token"));
-        snprintf (refresh, 256, "%s", s_str (tokens, "refresh_token"));
-        json_decref (tokens);
-    }
-    return res->status;
-}
-
-static long
-s_login (const char *email, const char *password, char *access, char *refresh, stack_http_t *res)
-{
-    return s_login_with (email, password, NULL, access, refresh, res);
-}
-
-static long
-s_refresh (const char *refresh, char *new_access, char *new_refresh, stack_http_t *res)
-{
-    char form [512];
-    snprintf (form, sizeof form, "grant_type=refresh_token&refresh_token=%s", refresh);
-    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
-    if (res->status == 200) {
-        json_t *tokens = s_json (res);
-        snprintf (new_access, 4096, "%s", s_str (tokens, "access_token"));
-        snprintf (new_refresh, 256, "%s", s_str (tokens, "refresh_token"));
-        json_decref (tokens);
-    }
-    return res->status;
-}
-
-static long
-s_get_auth (const char *path, const char *access, stack_http_t *res)
-{
-    char header [4200];
-    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
-    stack_http ("GET", path, header, NULL, res);
-    return res->status;
-}
 
 Test (auth, register_then_sign_in_and_read_me)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "alice");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201, "%s", res->body);
-    json_t *user = s_json (res);
-    cr_assert_eq (strlen (s_str (user, "id")), 36);
+    api_email (email, sizeof email, "alice");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
+    json_t *user = api_json (res);
+    cr_assert_eq (strlen (api_str (user, "id")), 36);
     //  The domain is lower-cased, the local part kept
-    cr_assert_not_null (strstr (s_str (user, "email"), "@example.com"));
-    cr_assert_str_eq (s_str (user, "name"), "Test User");
+    cr_assert_not_null (strstr (api_str (user, "email"), "@example.com"));
+    cr_assert_str_eq (api_str (user, "name"), "Test User");
     cr_assert_str_eq (json_string_value (json_array_get (json_object_get (user, "roles"), 0)), "user");
     cr_assert_null (json_object_get (user, "password"), "never echo a password");
     cr_assert_null (json_object_get (user, "password_hash"));
     char id [37];
-    snprintf (id, sizeof id, "%s", s_str (user, "id"));
+    snprintf (id, sizeof id, "%s", api_str (user, "id"));
     json_decref (user);
 
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
-    json_t *tokens = s_json (res);
-    cr_assert_str_eq (s_str (tokens, "token_type"), "bearer");
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200, "%s", res->body);
+    json_t *tokens = api_json (res);
+    cr_assert_str_eq (api_str (tokens, "token_type"), "bearer");
     json_int_t expires = json_integer_value (json_object_get (tokens, "expires_in"));
     cr_assert (expires > 0 && expires <= 900);
     json_decref (tokens);
 
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200, "%s", res->body);
-    json_t *me = s_json (res);
-    cr_assert_str_eq (s_str (me, "id"), id);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200, "%s", res->body);
+    json_t *me = api_json (res);
+    cr_assert_str_eq (api_str (me, "id"), id);
     cr_assert (json_is_false (json_object_get (me, "mfa_enabled")));
     cr_assert (json_is_false (json_object_get (me, "email_verified")));
     json_decref (me);
@@ -131,27 +45,27 @@ Test (auth, registration_rules)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128];
-    s_email (email, sizeof email, "rules");
-    cr_assert_eq (s_register (email, "short-pw-11", res), 422);
+    api_email (email, sizeof email, "rules");
+    cr_assert_eq (api_register (email, "short-pw-11", res), 422);
     cr_assert_not_null (strstr (res->body, "\"code\":\"weak_password\""), "%s", res->body);
-    cr_assert_eq (s_register (email, "password1234", res), 422, "a common password is refused");
+    cr_assert_eq (api_register (email, "password1234", res), 422, "a common password is refused");
     cr_assert_not_null (strstr (res->body, "weak_password"));
     char long_pw [140];
     memset (long_pw, 'k', 129);
     long_pw [129] = 0;
-    cr_assert_eq (s_register (email, long_pw, res), 422, "129 characters: refused, not truncated");
+    cr_assert_eq (api_register (email, long_pw, res), 422, "129 characters: refused, not truncated");
     long_pw [128] = 0;
-    cr_assert_eq (s_register (email, long_pw, res), 201, "128 characters: accepted: %s", res->body);
+    cr_assert_eq (api_register (email, long_pw, res), 201, "128 characters: accepted: %s", res->body);
 
     //  The same address in another letter case is the same account
     char upper [128];
     snprintf (upper, sizeof upper, "%s", email);
     for (char *c = upper; *c && *c != '@'; c++)
         *c = (char) toupper ((unsigned char) *c);
-    cr_assert_eq (s_register (upper, PASSWORD, res), 409);
+    cr_assert_eq (api_register (upper, API_PASSWORD, res), 409);
     cr_assert_not_null (strstr (res->body, "\"code\":\"email_taken\""));
 
-    cr_assert_eq (s_register ("not-an-email", PASSWORD, res), 422);
+    cr_assert_eq (api_register ("not-an-email", API_PASSWORD, res), 422);
     cr_assert_not_null (strstr (res->body, "email"), "the message names the field: %s", res->body);
     stack_http ("POST", "/api/v1/auth/register", NULL, "{\"email\":", res);
     cr_assert_eq (res->status, 400);
@@ -167,14 +81,14 @@ Test (auth, wrong_password_and_unknown_email_look_the_same)
 {
     stack_http_t *a = malloc (sizeof *a), *b = malloc (sizeof *b);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "bob");
-    cr_assert_eq (s_register (email, PASSWORD, a), 201);
-    cr_assert_eq (s_login (email, "wrong password entirely", access, refresh, a), 401);
+    api_email (email, sizeof email, "bob");
+    cr_assert_eq (api_register (email, API_PASSWORD, a), 201);
+    cr_assert_eq (api_login (email, "wrong password entirely", access, refresh, a), 401);
     char nobody [128];
-    s_email (nobody, sizeof nobody, "nobody");
-    cr_assert_eq (s_login (nobody, "wrong password entirely", access, refresh, b), 401);
+    api_email (nobody, sizeof nobody, "nobody");
+    cr_assert_eq (api_login (nobody, "wrong password entirely", access, refresh, b), 401);
     //  Same body but for the request id
-    json_t *ja = s_json (a), *jb = s_json (b);
+    json_t *ja = api_json (a), *jb = api_json (b);
     cr_assert (json_equal (json_object_get (ja, "error"), json_object_get (jb, "error")),
                "%s vs %s", a->body, b->body);
     cr_assert_str_eq (json_string_value (json_object_get (json_object_get (ja, "error"), "code")),
@@ -195,21 +109,21 @@ Test (auth, bearer_tokens_are_checked)
     cr_assert_str_eq (value, "Bearer");
 
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "carol");
-    s_register (email, PASSWORD, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    api_email (email, sizeof email, "carol");
+    api_register (email, API_PASSWORD, res);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
     //  Flip one character of the payload
     char tampered [4096];
     snprintf (tampered, sizeof tampered, "%s", access);
     char *dot = strchr (tampered, '.');
     dot [5] = dot [5] == 'A'? 'B': 'A';
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", tampered, res), 401);
+    cr_assert_eq (api_get ("/api/v1/users/me", tampered, res), 401);
     cr_assert_not_null (strstr (res->body, "invalid_token"));
     //  alg "none" with the same claims
     char none [4096];
     snprintf (none, sizeof none, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0%.*s.", (int) (strrchr (access, '.') - dot), dot);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", none, res), 401);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", "garbage", res), 401);
+    cr_assert_eq (api_get ("/api/v1/users/me", none, res), 401);
+    cr_assert_eq (api_get ("/api/v1/users/me", "garbage", res), 401);
     free (res);
 }
 
@@ -217,17 +131,17 @@ Test (auth, refresh_rotates_and_reuse_revokes_the_session)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256], access2 [4096], refresh2 [256], access3 [4096], refresh3 [256];
-    s_email (email, sizeof email, "dave");
-    s_register (email, PASSWORD, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
-    cr_assert_eq (s_refresh (refresh, access2, refresh2, res), 200, "%s", res->body);
+    api_email (email, sizeof email, "dave");
+    api_register (email, API_PASSWORD, res);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_refresh (refresh, access2, refresh2, res), 200, "%s", res->body);
     cr_assert_str_neq (refresh, refresh2);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access2, res), 200);
     //  The rotated token again: refused, and the whole session ends
-    cr_assert_eq (s_refresh (refresh, access3, refresh3, res), 401);
+    cr_assert_eq (api_refresh (refresh, access3, refresh3, res), 401);
     cr_assert_not_null (strstr (res->body, "invalid_token"));
-    cr_assert_eq (s_refresh (refresh2, access3, refresh3, res), 401, "the newer token died with the session");
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 401, "and so did its access token");
+    cr_assert_eq (api_refresh (refresh2, access3, refresh3, res), 401, "the newer token died with the session");
+    cr_assert_eq (api_get ("/api/v1/users/me", access2, res), 401, "and so did its access token");
     int64_t until = zclock_mono () + 10000;
     long events = 0;
     while ((events = stack_db_long ("SELECT count (*) FROM audit.events WHERE type = 'auth.token.reuse_detected'")) < 1
@@ -241,12 +155,12 @@ Test (auth, sessions_list_revoke_and_logout)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256], access2 [4096], refresh2 [256], tmp [4096], tmp2 [256];
-    s_email (email, sizeof email, "erin");
-    s_register (email, PASSWORD, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
-    cr_assert_eq (s_login (email, PASSWORD, access2, refresh2, res), 200);
-    cr_assert_eq (s_get_auth ("/api/v1/auth/sessions", access, res), 200, "%s", res->body);
-    json_t *list = s_json (res);
+    api_email (email, sizeof email, "erin");
+    api_register (email, API_PASSWORD, res);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access2, refresh2, res), 200);
+    cr_assert_eq (api_get ("/api/v1/auth/sessions", access, res), 200, "%s", res->body);
+    json_t *list = api_json (res);
     json_t *items = json_object_get (list, "items");
     cr_assert_eq (json_array_size (items), 2);
     int current = 0;
@@ -256,16 +170,16 @@ Test (auth, sessions_list_revoke_and_logout)
         if (json_is_true (json_object_get (item, "current")))
             current++;
         else
-            snprintf (other, sizeof other, "%s", s_str (item, "id"));
+            snprintf (other, sizeof other, "%s", api_str (item, "id"));
     }
     cr_assert_eq (current, 1);
     json_decref (list);
 
     //  Another user cannot revoke it: 404, as if it did not exist
     char mallory [128], m_access [4096], m_refresh [256];
-    s_email (mallory, sizeof mallory, "mallory");
-    s_register (mallory, PASSWORD, res);
-    cr_assert_eq (s_login (mallory, PASSWORD, m_access, m_refresh, res), 200);
+    api_email (mallory, sizeof mallory, "mallory");
+    api_register (mallory, API_PASSWORD, res);
+    cr_assert_eq (api_login (mallory, API_PASSWORD, m_access, m_refresh, res), 200);
     char path [128], header [4200];
     snprintf (path, sizeof path, "/api/v1/auth/sessions/%s", other);
     snprintf (header, sizeof header, "Authorization: Bearer %s", m_access);
@@ -275,21 +189,21 @@ Test (auth, sessions_list_revoke_and_logout)
     snprintf (header, sizeof header, "Authorization: Bearer %s", access);
     stack_http ("DELETE", path, header, NULL, res);
     cr_assert_eq (res->status, 204);
-    cr_assert_eq (s_refresh (refresh2, tmp, tmp2, res), 401);
+    cr_assert_eq (api_refresh (refresh2, tmp, tmp2, res), 401);
     //  The revoked session's access token is refused at once
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access2, res), 401, "%s", res->body);
+    cr_assert_eq (api_get ("/api/v1/users/me", access2, res), 401, "%s", res->body);
     //  Logout ends the current session: its access token within 1 s, its refresh token too
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200);
     stack_http ("POST", "/api/v1/auth/logout", header, NULL, res);
     cr_assert_eq (res->status, 204);
     int64_t deadline = zclock_mono () + 1000;
     long status;
-    while ((status = s_get_auth ("/api/v1/users/me", access, res)) != 401 && zclock_mono () < deadline)
+    while ((status = api_get ("/api/v1/users/me", access, res)) != 401 && zclock_mono () < deadline)
         zclock_sleep (20);
     cr_assert_eq (status, 401, "the access token still works after logout");
-    cr_assert_eq (s_refresh (refresh, tmp, tmp2, res), 401);
+    cr_assert_eq (api_refresh (refresh, tmp, tmp2, res), 401);
     //  The other user is untouched
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", m_access, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", m_access, res), 200);
     free (res);
 }
 
@@ -298,11 +212,11 @@ Test (auth, admin_emails_get_the_admin_role)
     stack_http_t *res = malloc (sizeof *res);
     char email [128];
     snprintf (email, sizeof email, "%s", stack_env ("ADMIN_EMAILS"));
-    long status = s_register (email, PASSWORD, res);
+    long status = api_register (email, API_PASSWORD, res);
     cr_assert (status == 201 || status == 409, "%ld %s", status, res->body);
     char access [4096], refresh [256];
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200);
     cr_assert_not_null (strstr (res->body, "\"admin\""), "%s", res->body);
     free (res);
 }
@@ -312,13 +226,13 @@ Test (auth, jwks_lists_public_keys_only)
     stack_http_t *res = malloc (sizeof *res);
     stack_http ("GET", "/.well-known/jwks.json", NULL, NULL, res);
     cr_assert_eq (res->status, 200, "%s", res->body);
-    json_t *jwks = s_json (res);
+    json_t *jwks = api_json (res);
     json_t *key = json_array_get (json_object_get (jwks, "keys"), 0);
     cr_assert_not_null (key);
-    cr_assert_str_eq (s_str (key, "kty"), "EC");
-    cr_assert_str_eq (s_str (key, "alg"), "ES256");
-    cr_assert_str_eq (s_str (key, "use"), "sig");
-    cr_assert_gt (strlen (s_str (key, "kid")), 10);
+    cr_assert_str_eq (api_str (key, "kty"), "EC");
+    cr_assert_str_eq (api_str (key, "alg"), "ES256");
+    cr_assert_str_eq (api_str (key, "use"), "sig");
+    cr_assert_gt (strlen (api_str (key, "kid")), 10);
     cr_assert_null (json_object_get (key, "d"), "no private part");
     json_decref (jwks);
     free (res);
@@ -328,14 +242,14 @@ Test (auth, audit_records_registration_and_sign_in)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "frank");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
-    json_t *user = s_json (res);
+    api_email (email, sizeof email, "frank");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
+    json_t *user = api_json (res);
     char sql [256];
     snprintf (sql, sizeof sql, "SELECT count (*) FROM audit.events WHERE user_id = '%s'"
-              " AND type IN ('auth.register', 'auth.login.success')", s_str (user, "id"));
+              " AND type IN ('auth.register', 'auth.login.success')", api_str (user, "id"));
     json_decref (user);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
     int64_t until = zclock_mono () + 10000;
     long events = 0;
     while ((events = stack_db_long (sql)) < 2 && zclock_mono () < until)
@@ -348,49 +262,35 @@ Test (auth, ten_failures_lock_sign_in_for_that_email)
 {
     stack_http_t *res = malloc (sizeof *res), *other = malloc (sizeof *other);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "grace");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    api_email (email, sizeof email, "grace");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
     for (int i = 0; i < 10; i++)
-        cr_assert_eq (s_login (email, "not the password at all", access, refresh, res), 401, "attempt %d", i);
+        cr_assert_eq (api_login (email, "not the password at all", access, refresh, res), 401, "attempt %d", i);
     //  Locked: the right password gets the same 429 as a wrong one
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 429, "%s", res->body);
     cr_assert_not_null (strstr (res->body, "\"code\":\"account_locked\""), "%s", res->body);
     char value [32];
     cr_assert (stack_http_header (res, "Retry-After", value, sizeof value));
     cr_assert (atoi (value) > 3000 && atoi (value) <= 3600, "Retry-After %s", value);
-    cr_assert_eq (s_login (email, "still wrong password", access, refresh, other), 429);
-    json_t *a = s_json (res), *b = s_json (other);
+    cr_assert_eq (api_login (email, "still wrong password", access, refresh, other), 429);
+    json_t *a = api_json (res), *b = api_json (other);
     cr_assert (json_equal (json_object_get (a, "error"), json_object_get (b, "error")));
     json_decref (a);
     json_decref (b);
     //  An email without an account locks the same way, so the lock reveals nothing
     char nobody [128];
-    s_email (nobody, sizeof nobody, "ghost");
+    api_email (nobody, sizeof nobody, "ghost");
     for (int i = 0; i < 10; i++)
-        s_login (nobody, "whatever password", access, refresh, res);
-    cr_assert_eq (s_login (nobody, "whatever password", access, refresh, res), 429);
+        api_login (nobody, "whatever password", access, refresh, res);
+    cr_assert_eq (api_login (nobody, "whatever password", access, refresh, res), 429);
     free (res);
     free (other);
-}
-
-//  The code an authenticator app shows for secret, offset_s from now
-static void
-s_totp (const char *secret, int offset_s, char *code)
-{
-    char command [256];
-    snprintf (command, sizeof command, "oathtool --totp -b -N 'now + %d seconds' '%s'", offset_s, secret);
-    FILE *out = popen (command, "r");
-    cr_assert_not_null (out);
-    cr_assert_not_null (fgets (code, 16, out), "oathtool printed nothing");
-    pclose (out);
-    code [strcspn (code, "\n")] = 0;
-    cr_assert_eq (strlen (code), 6, "'%s'", code);
 }
 
 static long
 s_login_otp (const char *email, const char *otp, char *access, char *refresh, stack_http_t *res)
 {
-    return s_login_with (email, PASSWORD, otp, access, refresh, res);
+    return api_login_with (email, API_PASSWORD, otp, access, refresh, res);
 }
 
 static long
@@ -407,19 +307,19 @@ Test (auth, totp_enrol_confirm_sign_in_and_turn_off)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256], code [16];
-    s_email (email, sizeof email, "heidi");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    api_email (email, sizeof email, "heidi");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
 
     char header [4200];
     snprintf (header, sizeof header, "Authorization: Bearer %s", access);
     stack_http ("POST", "/api/v1/auth/mfa/totp", header, NULL, res);
     cr_assert_eq (res->status, 201, "%s", res->body);
-    json_t *enrol = s_json (res);
+    json_t *enrol = api_json (res);
     char secret [64];
-    snprintf (secret, sizeof secret, "%s", s_str (enrol, "secret"));
-    cr_assert_eq (strncmp (s_str (enrol, "otpauth_uri"), "otpauth://totp/", 15), 0);
-    cr_assert_not_null (strstr (s_str (enrol, "otpauth_uri"), secret));
+    snprintf (secret, sizeof secret, "%s", api_str (enrol, "secret"));
+    cr_assert_eq (strncmp (api_str (enrol, "otpauth_uri"), "otpauth://totp/", 15), 0);
+    cr_assert_not_null (strstr (api_str (enrol, "otpauth_uri"), secret));
     json_t *codes = json_object_get (enrol, "recovery_codes");
     cr_assert_eq (json_array_size (codes), 10);
     char recovery [2][32];
@@ -429,21 +329,21 @@ Test (auth, totp_enrol_confirm_sign_in_and_turn_off)
 
     //  Not on until confirmed: sign-in without a code still works
     char a2 [4096], r2 [256];
-    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, a2, r2, res), 200);
     cr_assert_eq (s_send_code ("POST", "/api/v1/auth/mfa/totp/verify", access, "000000", res), 422);
     cr_assert_not_null (strstr (res->body, "invalid_code"), "%s", res->body);
-    s_totp (secret, 0, code);
+    api_totp (secret, 0, code);
     cr_assert_eq (s_send_code ("POST", "/api/v1/auth/mfa/totp/verify", access, code, res), 204, "%s", res->body);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200);
     cr_assert_not_null (strstr (res->body, "\"mfa_enabled\":true"), "%s", res->body);
 
     //  Sign-in now needs a code; a wrong one and a replayed one are refused
-    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 401);
+    cr_assert_eq (api_login (email, API_PASSWORD, a2, r2, res), 401);
     cr_assert_not_null (strstr (res->body, "\"code\":\"mfa_required\""), "%s", res->body);
     cr_assert_eq (s_login_otp (email, "123456", a2, r2, res), 401);
     cr_assert_eq (s_login_otp (email, code, a2, r2, res), 401, "the code used to confirm was replayed");
     char next [16];
-    s_totp (secret, 30, next);
+    api_totp (secret, 30, next);
     cr_assert_eq (s_login_otp (email, next, a2, r2, res), 200, "%s", res->body);
     cr_assert_eq (s_login_otp (email, next, a2, r2, res), 401, "a code works once");
     //  A recovery code works once in place of a code
@@ -453,7 +353,7 @@ Test (auth, totp_enrol_confirm_sign_in_and_turn_off)
     //  Turning it off needs a valid code (a recovery code here)
     cr_assert_eq (s_send_code ("DELETE", "/api/v1/auth/mfa/totp", a2, "999999", res), 422);
     cr_assert_eq (s_send_code ("DELETE", "/api/v1/auth/mfa/totp", a2, recovery [1], res), 204, "%s", res->body);
-    cr_assert_eq (s_login (email, PASSWORD, a2, r2, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, a2, r2, res), 200);
     int64_t until = zclock_mono () + 10000;
     long events = 0;
     while ((events = stack_db_long ("SELECT count (*) FROM audit.events WHERE type IN"
@@ -476,18 +376,18 @@ Test (auth, totp_secret_is_encrypted_at_rest)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "ivan");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    api_email (email, sizeof email, "ivan");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
     char header [4200];
     snprintf (header, sizeof header, "Authorization: Bearer %s", access);
     stack_http ("POST", "/api/v1/auth/mfa/totp", header, NULL, res);
     cr_assert_eq (res->status, 201);
-    json_t *enrol = s_json (res);
+    json_t *enrol = api_json (res);
     char sql [512];
     //  Neither the secret nor a recovery code appears in the database
     snprintf (sql, sizeof sql, "SELECT count (*) FROM auth.users WHERE position (convert_to ('%s', 'UTF8')"
-              " IN totp_secret_enc) > 0", s_str (enrol, "secret"));
+              " IN totp_secret_enc) > 0", api_str (enrol, "secret"));
     cr_assert_eq (stack_db_long (sql), 0);
     snprintf (sql, sizeof sql, "SELECT count (*) FROM auth.recovery_codes WHERE code_hash = '%s'",
               json_string_value (json_array_get (json_object_get (enrol, "recovery_codes"), 0)));
@@ -505,9 +405,9 @@ s_admin_access (char *access, stack_http_t *res)
 {
     char refresh [256];
     const char *email = stack_env ("ADMIN_EMAILS");
-    long status = s_register (email, PASSWORD, res);
+    long status = api_register (email, API_PASSWORD, res);
     cr_assert (status == 201 || status == 409, "%ld %s", status, res->body);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200, "%s", res->body);
 }
 
 static long
@@ -525,34 +425,34 @@ Test (auth, admin_lock_unlock_and_revoke)
     stack_http_t *res = malloc (sizeof *res);
     char admin [4096], email [128], access [4096], refresh [256], id [37];
     s_admin_access (admin, res);
-    s_email (email, sizeof email, "judy");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
-    json_t *user = s_json (res);
-    snprintf (id, sizeof id, "%s", s_str (user, "id"));
+    api_email (email, sizeof email, "judy");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
+    json_t *user = api_json (res);
+    snprintf (id, sizeof id, "%s", api_str (user, "id"));
     json_decref (user);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
 
     //  A plain user is refused (403), and cannot lock anyone
     cr_assert_eq (s_admin_call ("POST", id, "lock", access, res), 403);
     cr_assert_eq (s_admin_call ("POST", "0b6f3c2e-8a51-4c1d-9e2f-1a2b3c4d5e6f", "lock", admin, res), 404);
 
     cr_assert_eq (s_admin_call ("POST", id, "lock", admin, res), 204, "%s", res->body);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 401, "locking ends every session");
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 401, "a locked account cannot sign in");
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 401, "locking ends every session");
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 401, "a locked account cannot sign in");
     cr_assert_eq (s_admin_call ("POST", id, "unlock", admin, res), 204);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
 
     cr_assert_eq (s_admin_call ("DELETE", id, "sessions", admin, res), 204);
-    cr_assert_eq (s_get_auth ("/api/v1/users/me", access, res), 401);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 401);
     char a2 [4096], r2 [256];
-    cr_assert_eq (s_refresh (refresh, a2, r2, res), 401);
+    cr_assert_eq (api_refresh (refresh, a2, r2, res), 401);
 
     //  Unlocking also lifts the failed-sign-in lock of the email
     for (int i = 0; i < 10; i++)
-        s_login (email, "wrong wrong wrong", access, refresh, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429);
+        api_login (email, "wrong wrong wrong", access, refresh, res);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 429);
     cr_assert_eq (s_admin_call ("POST", id, "unlock", admin, res), 204);
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200);
     free (res);
 }
 
@@ -571,16 +471,16 @@ Test (auth, many_failures_from_one_address_pause_that_address)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], refresh [256];
-    s_email (email, sizeof email, "kim");
-    cr_assert_eq (s_register (email, PASSWORD, res), 201);
+    api_email (email, sizeof email, "kim");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201);
     int limit = atoi (stack_env ("RATE_LIMIT_LOGIN_FAILURES_PER_IP"));
     //  Each attempt uses another email, so only the address limit can trip
     long status = 401;
     int attempts = 0;
     while (status == 401 && attempts <= limit) {
         char other [128];
-        s_email (other, sizeof other, "spray");
-        status = s_login (other, "guessing guessing", access, refresh, res);
+        api_email (other, sizeof other, "spray");
+        status = api_login (other, "guessing guessing", access, refresh, res);
         attempts++;
     }
     cr_assert_eq (status, 429, "not paused after %d failures", attempts);
@@ -589,10 +489,10 @@ Test (auth, many_failures_from_one_address_pause_that_address)
     cr_assert (stack_http_header (res, "Retry-After", value, sizeof value));
     cr_assert (atoi (value) > 0 && atoi (value) <= 900);
     //  The paused address cannot sign in even with the right password ...
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 429);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 429);
     //  ... and the account itself is not locked: once the address is let go it can
     s_redis ("DEL login_fail_ip:127.0.0.1");
-    cr_assert_eq (s_login (email, PASSWORD, access, refresh, res), 200, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, refresh, res), 200, "%s", res->body);
     free (res);
 }
 

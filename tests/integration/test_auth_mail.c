@@ -7,17 +7,9 @@
 #include <curl/curl.h>
 #include <dirent.h>
 #include <jansson.h>
-#include "stack.h"
+#include "api.h"
 
 TestSuite (auth_mail, .timeout = 60);
-
-static const char *PASSWORD = "correct horse battery staple 42";
-
-static void
-s_email (char *out, size_t size, const char *tag)
-{
-    snprintf (out, size, "%s-%lld-%d@example.com", tag, (long long) zclock_usecs (), rand () % 100000);
-}
 
 //  The token of the newest mail to `to` whose link path contains path,
 //  other than except (may be NULL); waits up to 5 s for it
@@ -102,65 +94,21 @@ s_mail_with (const char *to, const char *needle)
     return false;
 }
 
-static long
-s_post (const char *path, const char *body, const char *access, stack_http_t *res)
-{
-    char header [4200] = "";
-    if (access)
-        snprintf (header, sizeof header, "Authorization: Bearer %s", access);
-    stack_http ("POST", path, access? header: NULL, body, res);
-    return res->status;
-}
-
-static long
-s_login (const char *email, const char *password, char *access, stack_http_t *res)
-{
-    char *user = curl_easy_escape (NULL, email, 0), *pass = curl_easy_escape (NULL, password, 0);
-    char form [1024];
-    snprintf (form, sizeof form, "grant_type=password&username=%s&password=%s", user, pass);
-    curl_free (user);
-    curl_free (pass);
-    stack_http ("POST", "/api/v1/auth/token", "Content-Type: application/x-www-form-urlencoded", form, res);
-    if (res->status == 200 && access) {
-        json_t *tokens = json_loads (res->body, 0, NULL);
-        snprintf (access, 4096, "%s", json_string_value (json_object_get (tokens, "access_token")));
-        json_decref (tokens);
-    }
-    return res->status;
-}
-
-static void
-s_register (const char *email, stack_http_t *res)
-{
-    char body [512];
-    snprintf (body, sizeof body, "{\"email\":\"%s\",\"password\":\"%s\"}", email, PASSWORD);
-    cr_assert_eq (s_post ("/api/v1/auth/register", body, NULL, res), 201, "%s", res->body);
-}
-
-static long
-s_me (const char *access, stack_http_t *res)
-{
-    char header [4200];
-    snprintf (header, sizeof header, "Authorization: Bearer %s", access);
-    stack_http ("GET", "/api/v1/users/me", header, NULL, res);
-    return res->status;
-}
-
 Test (auth_mail, registration_mail_verifies_the_address)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], token [128], access [4096];
-    s_email (email, sizeof email, "vera");
-    s_register (email, res);
+    api_email (email, sizeof email, "vera");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
     cr_assert (s_mail_token (email, "/auth/verify-email", token, sizeof token), "no verification mail");
     cr_assert_eq (strlen (token), 43);
     char body [256];
     snprintf (body, sizeof body, "{\"token\":\"%s\"}", token);
-    cr_assert_eq (s_post ("/api/v1/auth/email/verify", body, NULL, res), 204, "%s", res->body);
-    cr_assert_eq (s_post ("/api/v1/auth/email/verify", body, NULL, res), 401, "a link works once");
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/email/verify", NULL, body, res), 204, "%s", res->body);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/email/verify", NULL, body, res), 401, "a link works once");
     cr_assert_not_null (strstr (res->body, "invalid_token"));
-    cr_assert_eq (s_login (email, PASSWORD, access, res), 200);
-    cr_assert_eq (s_me (access, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200);
     cr_assert_not_null (strstr (res->body, "\"email_verified\":true"), "%s", res->body);
     free (res);
 }
@@ -169,24 +117,24 @@ Test (auth_mail, magic_link_signs_in_once)
 {
     stack_http_t *res = malloc (sizeof *res), *other = malloc (sizeof *other);
     char email [128], token [128];
-    s_email (email, sizeof email, "mona");
-    s_register (email, res);
+    api_email (email, sizeof email, "mona");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
     char body [256];
     snprintf (body, sizeof body, "{\"email\":\"%s\"}", email);
-    cr_assert_eq (s_post ("/api/v1/auth/magic-link", body, NULL, res), 202);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/magic-link", NULL, body, res), 202);
     //  An unknown address gets the same answer
-    cr_assert_eq (s_post ("/api/v1/auth/magic-link", "{\"email\":\"nobody-here@example.com\"}", NULL, other), 202);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/magic-link", NULL, "{\"email\":\"nobody-here@example.com\"}", other), 202);
     cr_assert_str_eq (res->body, other->body);
     cr_assert (s_mail_token (email, "/auth/magic-link", token, sizeof token), "no magic-link mail");
     snprintf (body, sizeof body, "{\"token\":\"%s\"}", token);
-    cr_assert_eq (s_post ("/api/v1/auth/magic-link/verify", body, NULL, res), 200, "%s", res->body);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/magic-link/verify", NULL, body, res), 200, "%s", res->body);
     json_t *tokens = json_loads (res->body, 0, NULL);
     const char *access = json_string_value (json_object_get (tokens, "access_token"));
     cr_assert_not_null (access);
-    cr_assert_eq (s_me (access, other), 200);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, other), 200);
     json_decref (tokens);
-    cr_assert_eq (s_post ("/api/v1/auth/magic-link/verify", body, NULL, res), 401, "used twice");
-    cr_assert_eq (s_post ("/api/v1/auth/magic-link/verify", "{\"token\":\"forged-token-value\"}", NULL, res), 401);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/magic-link/verify", NULL, body, res), 401, "used twice");
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/magic-link/verify", NULL, "{\"token\":\"forged-token-value\"}", res), 401);
     free (res);
     free (other);
 }
@@ -195,22 +143,22 @@ Test (auth_mail, password_reset_ends_every_session)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], token [128], access [4096];
-    s_email (email, sizeof email, "rita");
-    s_register (email, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, res), 200);
+    api_email (email, sizeof email, "rita");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200);
     char body [512];
     snprintf (body, sizeof body, "{\"email\":\"%s\"}", email);
-    cr_assert_eq (s_post ("/api/v1/auth/password/forgot", body, NULL, res), 202);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password/forgot", NULL, body, res), 202);
     cr_assert (s_mail_token (email, "/auth/reset-password", token, sizeof token), "no reset mail");
     //  A weak choice is refused and does not spend the link
     snprintf (body, sizeof body, "{\"token\":\"%s\",\"new_password\":\"short\"}", token);
-    cr_assert_eq (s_post ("/api/v1/auth/password/reset", body, NULL, res), 422);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password/reset", NULL, body, res), 422);
     snprintf (body, sizeof body, "{\"token\":\"%s\",\"new_password\":\"a brand new passphrase 77\"}", token);
-    cr_assert_eq (s_post ("/api/v1/auth/password/reset", body, NULL, res), 204, "%s", res->body);
-    cr_assert_eq (s_post ("/api/v1/auth/password/reset", body, NULL, res), 401, "used twice");
-    cr_assert_eq (s_me (access, res), 401, "the old session ended");
-    cr_assert_eq (s_login (email, PASSWORD, NULL, res), 401);
-    cr_assert_eq (s_login (email, "a brand new passphrase 77", NULL, res), 200);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password/reset", NULL, body, res), 204, "%s", res->body);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password/reset", NULL, body, res), 401, "used twice");
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 401, "the old session ended");
+    cr_assert_eq (api_login (email, API_PASSWORD, NULL, NULL, res), 401);
+    cr_assert_eq (api_login (email, "a brand new passphrase 77", NULL, NULL, res), 200);
     free (res);
 }
 
@@ -218,21 +166,21 @@ Test (auth_mail, password_change_keeps_only_the_current_session)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], other [4096];
-    s_email (email, sizeof email, "paul");
-    s_register (email, res);
-    cr_assert_eq (s_login (email, PASSWORD, access, res), 200);
-    cr_assert_eq (s_login (email, PASSWORD, other, res), 200);
-    cr_assert_eq (s_post ("/api/v1/auth/password",
-                          "{\"current_password\":\"wrong password here\",\"new_password\":\"another fine passphrase 9\"}",
-                          access, res), 401);
+    api_email (email, sizeof email, "paul");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200);
+    cr_assert_eq (api_login (email, API_PASSWORD, other, NULL, res), 200);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password", access,
+                            "{\"current_password\":\"wrong password here\",\"new_password\":\"another fine passphrase 9\"}",
+                            res), 401);
     char body [256];
     snprintf (body, sizeof body, "{\"current_password\":\"%s\",\"new_password\":\"another fine passphrase 9\"}",
-              PASSWORD);
-    cr_assert_eq (s_post ("/api/v1/auth/password", body, access, res), 204, "%s", res->body);
-    cr_assert_eq (s_me (access, res), 200, "the current session stays");
-    cr_assert_eq (s_me (other, res), 401, "every other session ends");
+              API_PASSWORD);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/password", access, body, res), 204, "%s", res->body);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200, "the current session stays");
+    cr_assert_eq (api_get ("/api/v1/users/me", other, res), 401, "every other session ends");
     cr_assert (s_mail_with (email, "Subject: Your password was changed"), "no notification mail");
-    cr_assert_eq (s_login (email, "another fine passphrase 9", NULL, res), 200);
+    cr_assert_eq (api_login (email, "another fine passphrase 9", NULL, NULL, res), 200);
     free (res);
 }
 
@@ -240,20 +188,20 @@ Test (auth_mail, verification_can_be_resent_until_verified)
 {
     stack_http_t *res = malloc (sizeof *res);
     char email [128], access [4096], first [128], second [128];
-    s_email (email, sizeof email, "rene");
-    s_register (email, res);
+    api_email (email, sizeof email, "rene");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
     cr_assert (s_mail_token (email, "/auth/verify-email", first, sizeof first));
-    cr_assert_eq (s_login (email, PASSWORD, access, res), 200);
-    cr_assert_eq (s_post ("/api/v1/auth/email/verify/resend", NULL, NULL, res), 401, "needs a signed-in user");
-    cr_assert_eq (s_post ("/api/v1/auth/email/verify/resend", NULL, access, res), 202, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/email/verify/resend", NULL, NULL, res), 401, "needs a signed-in user");
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/email/verify/resend", access, NULL, res), 202, "%s", res->body);
     //  A second, different link arrives
     cr_assert (s_mail_token_except (email, "/auth/verify-email", first, second, sizeof second),
                "no second verification mail");
     cr_assert_str_neq (first, second);
     char body [256];
     snprintf (body, sizeof body, "{\"token\":\"%s\"}", second);
-    cr_assert_eq (s_post ("/api/v1/auth/email/verify", body, NULL, res), 204);
-    cr_assert_eq (s_me (access, res), 200);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/email/verify", NULL, body, res), 204);
+    cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200);
     cr_assert_not_null (strstr (res->body, "\"email_verified\":true"));
     free (res);
 }
