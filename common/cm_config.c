@@ -62,7 +62,7 @@ static const row_t s_rows [] = {
       OFF (endpoints [CM_SVC_AUDIT]), 0, "audit replicas, comma-separated" },
     { "ALLOWED_PEERS", T_PEERS, "@peers", 0, 0, BACKENDS, OFF (allowed_peers), 0,
       "services whose CURVE keys may connect (narrows the built-in policy)" },
-    { "IDENTITY_PEERS", T_PEERS, "gateway,privacy", 0, 0, BACKENDS, OFF (identity_peers), 0,
+    { "IDENTITY_PEERS", T_PEERS, "@identity", 0, 0, BACKENDS, OFF (identity_peers), 0,
       "services that may assert a user identity in an envelope" },
     { "SERVICE_WORKERS", T_INT, "4", 1, 64, BACKENDS, OFF (workers), 0,
       "worker threads, each with its own database connection" },
@@ -136,6 +136,18 @@ static const row_t s_rows [] = {
       OFF (login_failures_per_ip), 0, "failed sign-ins from one client IP per 15 min before it is paused" },
     { "BREACHED_PASSWORD_RANGE_URL", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (breached_range_url), 0,
       "k-anonymity range API (e.g. https://api.pwnedpasswords.com/range/); empty: offline list only" },
+    { "PUBLIC_BASE_URL", T_STR, "", 0, 0, GW, OFF (public_base_url), 0,
+      "scheme://host[:port] clients reach the gateway at, for upload URLs (default http://127.0.0.1:GATEWAY_HTTP_PORT)" },
+    { "EVIDENCE_MAX_BYTES", T_INT, "10485760", 1, 1073741824, GW | SVC (CM_SVC_EVIDENCE),
+      OFF (evidence_max_bytes), 0, "largest evidence file, in bytes" },
+    { "EVIDENCE_DIR", T_STR, ".run/evidence", 0, 0, SVC (CM_SVC_EVIDENCE), OFF (evidence_dir), 0,
+      "where encrypted evidence files live (shared by every evidence replica)" },
+    { "EVIDENCE_MASTER_KEY_FILE", T_STR, "", 0, 0, SVC (CM_SVC_EVIDENCE), OFF (evidence_master_key_file), 0,
+      "key wrapping the per-user data keys (default: KEYS_DIR/secrets/evidence_master.key)" },
+    { "UPLOAD_URL_KEY_FILE", T_STR, "", 0, 0, SVC (CM_SVC_EVIDENCE), OFF (upload_url_key_file), 0,
+      "HMAC key of signed upload URLs (default: KEYS_DIR/secrets/upload_url.key)" },
+    { "UPLOAD_URL_TTL", T_INT, "900", 60, 3600, SVC (CM_SVC_EVIDENCE), OFF (upload_url_ttl_s), 0,
+      "seconds an upload URL stays valid" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 
@@ -172,6 +184,9 @@ s_default (const row_t *row, cm_svc_t svc, char *value, size_t size)
     else
     if (strcmp (row->dflt, "@peers") == 0)
         snprintf (value, size, "%s", cm_svc_default_peers (svc));
+    else
+    if (strcmp (row->dflt, "@identity") == 0)
+        snprintf (value, size, "%s", cm_svc_default_identity_peers (svc));
     else
         snprintf (value, size, "%s", row->dflt);
 }

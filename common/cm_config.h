@@ -59,6 +59,12 @@ typedef struct {
     int64_t mail_per_hour;                  //  RATE_LIMIT_MAIL_PER_HOUR_ACCOUNT
     int64_t login_failures_per_ip;          //  RATE_LIMIT_LOGIN_FAILURES_PER_IP
     char *breached_range_url;               //  BREACHED_PASSWORD_RANGE_URL
+    char *public_base_url;                  //  PUBLIC_BASE_URL
+    int64_t evidence_max_bytes;             //  EVIDENCE_MAX_BYTES
+    char *evidence_dir;                     //  EVIDENCE_DIR
+    char *evidence_master_key_file;         //  EVIDENCE_MASTER_KEY_FILE
+    char *upload_url_key_file;              //  UPLOAD_URL_KEY_FILE
+    int64_t upload_url_ttl_s;               //  UPLOAD_URL_TTL
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

@@ -150,3 +150,29 @@ cm_db_migrate (PGconn *db, const cm_migrations_t *const *sets, size_t set_count)
                 "SELECT pg_advisory_unlock (hashtext (current_schema () || '.migrations'))", 0, NULL);
     return rc;
 }
+
+bool
+cm_db_begin (PGconn *db)
+{
+    return cm_db_exec (db, NULL, PGRES_COMMAND_OK, "BEGIN", 0, NULL);
+}
+
+bool
+cm_db_begin_as (PGconn *db, const char *user_id)
+{
+    const char *params [] = { user_id };
+    if (!cm_db_begin (db))
+        return false;
+    //  is_local = true: the setting ends with the transaction
+    if (cm_db_exec (db, NULL, PGRES_TUPLES_OK, "SELECT set_config ('app.user_id', $1, true)", 1, params))
+        return true;
+    cm_db_exec (db, NULL, PGRES_COMMAND_OK, "ROLLBACK", 0, NULL);
+    return false;
+}
+
+int
+cm_db_end (PGconn *db, int rc)
+{
+    bool ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK, rc >= 0? "COMMIT": "ROLLBACK", 0, NULL);
+    return ok || rc < 0? rc: -1;
+}

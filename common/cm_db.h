@@ -54,4 +54,24 @@ bool
     cm_db_exec (PGconn *db, PGresult **result_p, ExecStatusType want,
                 const char *sql, int count, const char *const *params);
 
+//  ----------------------------------------------------------------------
+//  BEGIN a transaction; true on success.
+bool
+    cm_db_begin (PGconn *db);
+
+//  BEGIN a transaction acting for user_id: sets app.user_id for this
+//  transaction only, which the row-level security policies of user-owned
+//  tables compare with (see CM_DB_RLS_USER). true on success.
+bool
+    cm_db_begin_as (PGconn *db, const char *user_id);
+
+//  COMMIT when rc >= 0, else ROLLBACK. Returns rc, or -1 when COMMIT failed.
+int
+    cm_db_end (PGconn *db, int rc);
+
+//  The row-level security predicate of user-owned tables: a row is visible
+//  only inside cm_db_begin_as for its owner; with app.user_id unset it
+//  matches nothing (NULL), so a query that forgot its filter sees no rows
+#define CM_DB_RLS_USER "user_id = NULLIF (current_setting ('app.user_id', true), '')::uuid"
+
 #endif

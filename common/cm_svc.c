@@ -6,13 +6,16 @@ static const struct {
     const char *name;
     int port;
     const char *peers;              //  who may connect (ZAP allowlist)
+    const char *identity;           //  who of those may act for a user
 } s_services [CM_SVC_COUNT] = {
-    [CM_SVC_GATEWAY]  = { "gateway",  0,    "" },
-    [CM_SVC_AUTH]     = { "auth",     7101, "gateway,privacy" },
-    [CM_SVC_MISSIONS] = { "missions", 7102, "gateway,privacy" },
-    [CM_SVC_EVIDENCE] = { "evidence", 7103, "gateway,privacy,missions" },
-    [CM_SVC_PRIVACY]  = { "privacy",  7104, "gateway" },
-    [CM_SVC_AUDIT]    = { "audit",    7105, "gateway,auth,missions,evidence,privacy" },
+    //  The gateway verifies tokens; privacy acts for a user during export
+    //  and deletion; missions deletes a mission's evidence for its owner
+    [CM_SVC_GATEWAY]  = { "gateway",  0,    "", "" },
+    [CM_SVC_AUTH]     = { "auth",     7101, "gateway,privacy", "gateway,privacy" },
+    [CM_SVC_MISSIONS] = { "missions", 7102, "gateway,privacy", "gateway,privacy" },
+    [CM_SVC_EVIDENCE] = { "evidence", 7103, "gateway,privacy,missions", "gateway,privacy,missions" },
+    [CM_SVC_PRIVACY]  = { "privacy",  7104, "gateway", "gateway" },
+    [CM_SVC_AUDIT]    = { "audit",    7105, "gateway,auth,missions,evidence,privacy", "gateway" },
 };
 
 const char *
@@ -43,9 +46,7 @@ cm_svc_default_peers (cm_svc_t svc)
 }
 
 const char *
-cm_svc_default_identity_peers (void)
+cm_svc_default_identity_peers (cm_svc_t svc)
 {
-    //  The gateway verifies tokens; privacy acts for a user during export
-    //  and deletion. Nobody else speaks for a user.
-    return "gateway,privacy";
+    return s_services [svc].identity;
 }

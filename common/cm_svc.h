@@ -37,6 +37,6 @@ const char *
 
 //  Comma-separated peers that may assert a user identity
 const char *
-    cm_svc_default_identity_peers (void);
+    cm_svc_default_identity_peers (cm_svc_t svc);
 
 #endif

@@ -8,7 +8,7 @@
 int
 audit_store_append (PGconn *db, const proto_audit_event_t *events, uint32_t count)
 {
-    if (!cm_db_exec (db, NULL, PGRES_COMMAND_OK, "BEGIN", 0, NULL))
+    if (!cm_db_begin (db))
         return -1;
     int added = 0;
     bool ok = true;
@@ -28,6 +28,5 @@ audit_store_append (PGconn *db, const proto_audit_event_t *events, uint32_t coun
             PQclear (result);
         }
     }
-    ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK, ok? "COMMIT": "ROLLBACK", 0, NULL) && ok;
-    return ok? added: -1;
+    return cm_db_end (db, ok? added: -1);
 }

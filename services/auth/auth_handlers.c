@@ -3,7 +3,7 @@
 #include <strings.h>
 #include "auth_handlers.h"
 #include "auth_admin.h"
-#include "auth_crypt.h"
+#include "../../common/cm_crypt.h"
 #include "auth_email.h"
 #include "auth_keys.h"
 #include "auth_links.h"
@@ -22,7 +22,7 @@ extern const size_t auth_common_passwords_len;
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;
 static bool s_keys_loaded;
-static uint8_t s_data_key [AUTH_CRYPT_KEY_BYTES];
+static uint8_t s_data_key [CM_CRYPT_KEY_BYTES];
 static auth_mail_t *s_mail;
 static auth_breach_t *s_breach;
 static bool s_data_key_loaded;
@@ -41,7 +41,7 @@ s_load_shared (void)
         snprintf (path, sizeof path, "%s", s_cfg->auth_data_key_file);
     else
         snprintf (path, sizeof path, "%s/secrets/auth_data.key", s_cfg->keys_dir);
-    s_data_key_loaded = auth_crypt_load_key (path, s_data_key) == 0;
+    s_data_key_loaded = cm_crypt_load_key (path, s_data_key) == 0;
     if (!s_data_key_loaded)
         cm_error ("cannot load the data key %s (64 hex digits)", path);
     s_mail = auth_mail_new (s_cfg->smtp_url, s_cfg->smtp_user, s_cfg->smtp_password_file,

@@ -1,7 +1,7 @@
 /*  auth_mfa - TOTP handlers */
 #include <ctype.h>
 #include "auth_mfa.h"
-#include "auth_crypt.h"
+#include "../../common/cm_crypt.h"
 #include "auth_secret.h"
 #include "auth_store.h"
 #include "auth_totp.h"
@@ -47,10 +47,10 @@ s_key (auth_worker_t *self, PGconn *db, const char *user_id, uint8_t *key, size_
     size_t sealed_len;
     if (auth_store_mfa_get (db, user_id, sealed_hex, sizeof sealed_hex, enabled) != 0
     ||  !*sealed_hex || s_unhex (sealed_hex, sealed, sizeof sealed, &sealed_len)
-    ||  sealed_len <= AUTH_CRYPT_OVERHEAD || sealed_len - AUTH_CRYPT_OVERHEAD >= sizeof secret
-    ||  auth_crypt_open (self->data_key, user_id, sealed, sealed_len, (uint8_t *) secret))
+    ||  sealed_len <= CM_CRYPT_OVERHEAD || sealed_len - CM_CRYPT_OVERHEAD >= sizeof secret
+    ||  cm_crypt_open (self->data_key, user_id, sealed, sealed_len, (uint8_t *) secret))
         return -1;
-    secret [sealed_len - AUTH_CRYPT_OVERHEAD] = 0;
+    secret [sealed_len - CM_CRYPT_OVERHEAD] = 0;
     int len = auth_totp_base32_decode (secret, key, 64);
     explicit_bzero (secret, sizeof secret);
     if (len <= 0)
@@ -122,19 +122,19 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     char secret [AUTH_TOTP_SECRET_SIZE];
     char codes [AUTH_TOTP_RECOVERY_COUNT][AUTH_TOTP_RECOVERY_LEN];
     char hashes [AUTH_TOTP_RECOVERY_COUNT][65];
-    uint8_t sealed [AUTH_TOTP_SECRET_SIZE + AUTH_CRYPT_OVERHEAD];
+    uint8_t sealed [AUTH_TOTP_SECRET_SIZE + CM_CRYPT_OVERHEAD];
     char sealed_hex [2 * sizeof sealed + 1];
     size_t secret_len = 0;
     bool ok = auth_totp_secret_new (secret) == 0 && auth_totp_recovery_codes (codes) == 0;
     if (ok) {
         secret_len = strlen (secret);
-        ok = auth_crypt_seal (self->data_key, user.id, (const uint8_t *) secret, secret_len, sealed) == 0;
+        ok = cm_crypt_seal (self->data_key, user.id, (const uint8_t *) secret, secret_len, sealed) == 0;
     }
     for (int i = 0; ok && i < AUTH_TOTP_RECOVERY_COUNT; i++)
         ok = auth_secret_hash (codes [i], hashes [i]) == 0;
     if (!ok)
         return auth_fail (info, CM_INTERNAL, "cannot create the secret");
-    s_hex (sealed, secret_len + AUTH_CRYPT_OVERHEAD, sealed_hex);
+    s_hex (sealed, secret_len + CM_CRYPT_OVERHEAD, sealed_hex);
     rc = auth_store_mfa_begin (db, user.id, sealed_hex, (const char (*) [65]) hashes, AUTH_TOTP_RECOVERY_COUNT);
     if (rc == AUTH_STORE_TAKEN)
         return auth_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");

@@ -56,25 +56,11 @@ s_session_from_row (PGresult *r, int row, auth_session_row_t *session)
     s_copy (session->last_seen_at, sizeof session->last_seen_at, r, row, 6);
 }
 
-static bool
-s_begin (PGconn *db)
-{
-    return cm_db_exec (db, NULL, PGRES_COMMAND_OK, "BEGIN", 0, NULL);
-}
-
-//  Commits when ok, else rolls back; returns rc, or -1 when COMMIT failed
-static int
-s_end (PGconn *db, int rc)
-{
-    bool ok = cm_db_exec (db, NULL, PGRES_COMMAND_OK, rc >= 0? "COMMIT": "ROLLBACK", 0, NULL);
-    return ok || rc < 0? rc: -1;
-}
-
 int
 auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, const char *name,
                         const char *phc, const char *roles_csv, auth_user_row_t *user)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { email, name, phc, roles_csv };
     PGresult *r = PQexecParams (db,
@@ -90,7 +76,7 @@ auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, cons
     PQclear (r);
     if (rc == 0 && cm_audit_record (db, ctx, "auth.register", "success", user->id, NULL))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 static int
@@ -134,7 +120,7 @@ auth_store_session_create (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
                            const char *amr_csv, const char *user_agent,
                            const char *refresh_hash, auth_session_row_t *session)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { user_id, user_agent, ctx->ip [0]? ctx->ip: NULL, amr_csv };
     PGresult *r = NULL;
@@ -154,7 +140,7 @@ auth_store_session_create (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
     snprintf (detail, sizeof detail, "{\"session_id\":\"%s\",\"amr\":\"%s\"}", session->id, amr_csv);
     if (rc == 0 && cm_audit_record (db, ctx, "auth.login.success", "success", user_id, detail))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -162,7 +148,7 @@ auth_store_refresh_rotate (PGconn *db, const cm_ctx_t *ctx, const char *old_hash
                            const char *new_hash, int64_t idle_s, int64_t absolute_s,
                            auth_session_row_t *session)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     char idle [24], absolute [24];
     snprintf (idle, sizeof idle, "%lld", (long long) idle_s);
@@ -211,7 +197,7 @@ auth_store_refresh_rotate (PGconn *db, const cm_ctx_t *ctx, const char *old_hash
             rc = -1;
     }
     //  A reuse verdict must stick even though the caller gets an error
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -237,7 +223,7 @@ int
 auth_store_session_revoke (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
                            const char *session_id, const char *reason)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { user_id, session_id, reason };
     PGresult *r = NULL;
@@ -252,7 +238,7 @@ auth_store_session_revoke (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
     snprintf (detail, sizeof detail, "{\"session_id\":\"%s\",\"reason\":\"%s\"}", session_id, reason);
     if (rc == 0 && cm_audit_record (db, ctx, "auth.logout", "success", user_id, detail))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -281,7 +267,7 @@ int
 auth_store_mfa_begin (PGconn *db, const char *user_id, const char *sealed_hex,
                       const char code_hashes [][65], int code_count)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { user_id, sealed_hex };
     PGresult *r = NULL;
@@ -302,7 +288,7 @@ auth_store_mfa_begin (PGconn *db, const char *user_id, const char *sealed_hex,
                          "INSERT INTO recovery_codes (user_id, code_hash) VALUES ($1, $2)", 2, code))
             rc = -1;
     }
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -358,7 +344,7 @@ auth_store_mfa_use_recovery (PGconn *db, const char *user_id, const char *code_h
 int
 auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool enabled)
 {
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { user_id };
     int rc = s_update_one (db, enabled
@@ -372,7 +358,7 @@ auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool e
     if (rc == 0 && cm_audit_record (db, ctx, enabled? "auth.mfa.enabled": "auth.mfa.disabled",
                                     "success", user_id, NULL))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -428,7 +414,7 @@ auth_store_admin_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int 
                       char ended [][37], int max, int *ended_count)
 {
     *ended_count = 0;
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     int rc = 0;
     if (locked >= 0) {
@@ -448,7 +434,7 @@ auth_store_admin_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int 
     snprintf (detail, sizeof detail, "{\"target_user_id\":\"%s\"}", user_id);
     if (rc == 0 && cm_audit_record (db, ctx, type, "success", NULL, detail))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int
@@ -456,7 +442,7 @@ auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, c
                          const char *keep_sid, char ended [][37], int max, int *ended_count)
 {
     *ended_count = 0;
-    if (!s_begin (db))
+    if (!cm_db_begin (db))
         return -1;
     const char *params [] = { user_id, phc };
     int rc = s_update_one (db, "UPDATE users SET password_hash = $2, updated_at = now () WHERE id = $1",
@@ -465,7 +451,7 @@ auth_store_password_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, c
         rc = s_end_sessions (db, user_id, keep_sid, "password_changed", ended, max, ended_count);
     if (rc == 0 && cm_audit_record (db, ctx, "auth.password.changed", "success", user_id, NULL))
         rc = -1;
-    return s_end (db, rc);
+    return cm_db_end (db, rc);
 }
 
 int

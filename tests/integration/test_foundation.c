@@ -96,9 +96,9 @@ Test (foundation, gateway_key_gets_a_pong_from_every_backend)
 
 Test (foundation, a_peer_may_connect_but_not_assert_identity)
 {
-    //  evidence admits missions, audit admits everyone; neither may speak for a user
+    //  audit admits every service but takes a user identity from none of them
     struct { const char *as; cm_svc_t target; } cases [] = {
-        { "missions", CM_SVC_EVIDENCE }, { "auth", CM_SVC_AUDIT }, { "evidence", CM_SVC_AUDIT }
+        { "missions", CM_SVC_AUDIT }, { "auth", CM_SVC_AUDIT }, { "evidence", CM_SVC_AUDIT }
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
         zcert_t *cert;

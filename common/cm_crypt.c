@@ -1,12 +1,12 @@
-/*  auth_crypt - AES-256-GCM seal and open */
+/*  cm_crypt - AES-256-GCM seal and open */
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include "auth_crypt.h"
+#include "cm_crypt.h"
 
 int
-auth_crypt_load_key (const char *path, uint8_t key [AUTH_CRYPT_KEY_BYTES])
+cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES])
 {
     FILE *file = fopen (path, "r");
     if (!file)
@@ -17,8 +17,8 @@ auth_crypt_load_key (const char *path, uint8_t key [AUTH_CRYPT_KEY_BYTES])
     if (!line)
         return -1;
     hex [strcspn (hex, "\r\n")] = 0;
-    int rc = strlen (hex) == 2 * AUTH_CRYPT_KEY_BYTES? 0: -1;
-    for (int i = 0; rc == 0 && i < AUTH_CRYPT_KEY_BYTES; i++) {
+    int rc = strlen (hex) == 2 * CM_CRYPT_KEY_BYTES? 0: -1;
+    for (int i = 0; rc == 0 && i < CM_CRYPT_KEY_BYTES; i++) {
         unsigned value;
         if (sscanf (hex + 2 * i, "%2x", &value) != 1)
             rc = -1;
@@ -29,7 +29,7 @@ auth_crypt_load_key (const char *path, uint8_t key [AUTH_CRYPT_KEY_BYTES])
 }
 
 int
-auth_crypt_seal (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out)
+cm_crypt_seal (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
     int n = 0, rc = -1;
@@ -45,11 +45,11 @@ auth_crypt_seal (const uint8_t *key, const char *aad, const uint8_t *in, size_t 
 }
 
 int
-auth_crypt_open (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out)
+cm_crypt_open (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out)
 {
-    if (len < AUTH_CRYPT_OVERHEAD)
+    if (len < CM_CRYPT_OVERHEAD)
         return -1;
-    size_t body = len - AUTH_CRYPT_OVERHEAD;
+    size_t body = len - CM_CRYPT_OVERHEAD;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();
     int n = 0, rc = -1;
     if (ctx && EVP_DecryptInit_ex (ctx, EVP_aes_256_gcm (), NULL, key, in) == 1
