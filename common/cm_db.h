@@ -54,6 +54,9 @@ bool
     cm_db_exec (PGconn *db, PGresult **result_p, ExecStatusType want,
                 const char *sql, int count, const char *const *params);
 
+//  A timestamptz column as the API's RFC 3339 UTC text (milliseconds, Z)
+#define CM_DB_TS(col) "to_char (" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 //  ----------------------------------------------------------------------
 //  BEGIN a transaction; true on success.
 bool

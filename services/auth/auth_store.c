@@ -6,12 +6,11 @@
 #include "../../common/cm_audit.h"
 #include "../../common/cm_db.h"
 
-#define TS(col) "to_char (" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 #define USER_COLUMNS "id, email, name, coalesce (password_hash, ''), array_to_string (roles, ','),"   \
-                     " email_verified, mfa_enabled, locked, " TS ("created_at")
+                     " email_verified, mfa_enabled, locked, " CM_DB_TS ("created_at")
 #define SESSION_COLUMNS "s.id, s.user_id, array_to_string (s.amr, ','),"                          \
                         " extract (epoch FROM s.auth_time)::bigint, coalesce (s.user_agent, ''), " \
-                        TS ("s.created_at") ", " TS ("s.last_seen_at")
+                        CM_DB_TS ("s.created_at") ", " CM_DB_TS ("s.last_seen_at")
 //  A session is alive while not revoked, used recently and young enough
 #define SESSION_ALIVE "s.revoked_at IS NULL"                                        \
                       " AND s.last_seen_at > now () - make_interval (secs => $%d)"  \
