@@ -4,6 +4,7 @@
 #   tests/run.sh BUILD BIN [BUILD BIN]...     unit + integration tests of each build
 #   tests/run.sh --unit BUILD BIN             unit tests only
 #   TESTS='*auth*' tests/run.sh ...            only test binaries matching a glob
+#   TEST_PORT_OFFSET=1000 tests/run.sh ...     every test port moved up by 1000
 #
 # For the integration tests it starts a stack of that build's binaries under
 # BUILD/test-run (fresh each time, test ports, so a `make run` stack on the
@@ -16,10 +17,13 @@ unit_only=0
 
 passed=0 failed=0 broken=0
 report=""        # failure details, repeated after the summary so a log's tail shows them
-# Test ports: away from the defaults of a developer's own `make run`
-export PG_PORT=55533 REDIS_PORT=56480 GATEWAY_HTTP_PORT=18080 GATEWAY_HTTPS_PORT=18443 \
-       GATEWAY_METRICS_PORT=19100 AUTH_PORT=17101 MISSIONS_PORT=17102 EVIDENCE_PORT=17103 \
-       PRIVACY_PORT=17104 AUDIT_PORT=17105 REPO_ROOT \
+# Test ports: away from the defaults of a developer's own `make run`; TEST_PORT_OFFSET
+# moves them all, so two test runs on one machine do not meet
+o=${TEST_PORT_OFFSET:-0}
+export PG_PORT=$((55533 + o)) REDIS_PORT=$((56480 + o)) GATEWAY_HTTP_PORT=$((18080 + o)) \
+       GATEWAY_HTTPS_PORT=$((18443 + o)) GATEWAY_METRICS_PORT=$((19100 + o)) \
+       AUTH_PORT=$((17101 + o)) MISSIONS_PORT=$((17102 + o)) EVIDENCE_PORT=$((17103 + o)) \
+       PRIVACY_PORT=$((17104 + o)) AUDIT_PORT=$((17105 + o)) REPO_ROOT \
        ADMIN_EMAILS=admin@example.com RATE_LIMIT_LOGIN_FAILURES_PER_IP=100
 
 # run_binary NAME BINARY [criterion args]: adds its counts to the totals
