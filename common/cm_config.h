@@ -65,6 +65,16 @@ typedef struct {
     char *evidence_master_key_file;         //  EVIDENCE_MASTER_KEY_FILE
     char *upload_url_key_file;              //  UPLOAD_URL_KEY_FILE
     int64_t upload_url_ttl_s;               //  UPLOAD_URL_TTL
+    char *gateway_env;                      //  GATEWAY_ENV
+    char *tls_cert_file;                    //  TLS_CERT_FILE
+    char *tls_key_file;                     //  TLS_KEY_FILE
+    char *trusted_proxies;                  //  TRUSTED_PROXIES
+    char *cors_allowed_origins;             //  CORS_ALLOWED_ORIGINS
+    int64_t rl_default_per_min;             //  RATE_LIMIT_DEFAULT_PER_MIN
+    int64_t rl_mission_create_per_hour;     //  RATE_LIMIT_MISSION_CREATE_PER_HOUR
+    int64_t rl_token_per_min_ip;            //  RATE_LIMIT_TOKEN_PER_MIN_IP
+    int64_t rl_token_per_min_account;       //  RATE_LIMIT_TOKEN_PER_MIN_ACCOUNT
+    int64_t rl_register_per_hour_ip;        //  RATE_LIMIT_REGISTER_PER_HOUR_IP
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests
