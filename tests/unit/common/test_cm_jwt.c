@@ -533,6 +533,190 @@ Test (cm_jwt, bad_key_dirs_refused, .timeout = TEST_TIMEOUT)
     s_remove_dir (dir);
 }
 
+//  --------------------------------------------------------------------------
+//  Replace dir/rotation with text.
+
+static void
+s_write_rotation (const char *dir, const char *text)
+{
+    char path [256];
+    snprintf (path, sizeof path, "%s/rotation", dir);
+    unlink (path);
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "cannot create %s", path);
+    cr_assert_geq (fputs (text, file), 0);
+    cr_assert_eq (fclose (file), 0);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Assert that keys signs as kid with key: the set names it, a token it
+//  issues carries it, and only key's public half verifies that token.
+
+static void
+s_assert_signs_with (const cm_jwt_keys_t *keys, const char *kid, EVP_PKEY *key)
+{
+    const char *signer = cm_jwt_keys_signer (keys);
+    cr_assert_not_null (signer, "the set does not sign");
+    cr_assert_str_eq (signer, kid);
+
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1], header [256], header_b64 [512];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (keys, ISS, AUD, &in, token, sizeof token), 0);
+    s_header (header, sizeof header, kid);
+    s_b64 (header, strlen (header), header_b64);
+    cr_assert_eq (strncmp (token, header_b64, strlen (header_b64)), 0, "token not under %s", kid);
+    cr_assert_eq (token [strlen (header_b64)], '.');
+
+    cm_jwt_keys_t *verifier = cm_jwt_keys_new ();
+    cr_assert_not_null (verifier);
+    unsigned char bx [32], by [32];
+    char x [64], y [64];
+    s_xy (key, bx, by);
+    s_b64 (bx, 32, x);
+    s_b64 (by, 32, y);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (verifier, kid, x, y), 0);
+    cr_assert_eq (cm_jwt_verify (verifier, token, ISS, AUD, NOW, 0, &out), CM_JWT_OK,
+                  "not signed by %s's key", kid);
+    cm_jwt_keys_destroy (&verifier);
+}
+
+Test (cm_jwt, rotation_file_names_the_signer, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
+{
+    //  Without the file the newest key signs (s_setup loaded s_keys so)
+    s_assert_signs_with (s_keys, s_new_kid, s_new_key);
+
+    //  The older key named as signing wins over mtime; the newer only verifies
+    char text [512];
+    snprintf (text, sizeof text, "%s signing 1760000000\n%s next 1760000100\n",
+              s_old_kid, s_new_kid);
+    s_write_rotation (s_dir, text);
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    cr_assert_not_null (keys);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), 0);
+    cr_assert_eq (cm_jwt_keys_count (keys), 2, "every key is published");
+    s_assert_signs_with (keys, s_old_kid, s_old_key);
+    //  Its tokens verify on a set that learned both keys before
+    cm_jwt_claims_t in, out;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    cr_assert_eq (cm_jwt_sign (keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &out), CM_JWT_OK);
+    cm_jwt_keys_destroy (&keys);
+
+    //  After the promotion the new one signs; a line left for a key whose
+    //  file is already gone does no harm
+    snprintf (text, sizeof text,
+              "%s retired 1760000200\n%s signing 1760000200\nc29tZS1vdGhlci1rZXk retired 5\n",
+              s_old_kid, s_new_kid);
+    s_write_rotation (s_dir, text);
+    keys = cm_jwt_keys_new ();
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), 0);
+    cr_assert_eq (cm_jwt_keys_count (keys), 2);
+    s_assert_signs_with (keys, s_new_kid, s_new_key);
+    cm_jwt_keys_destroy (&keys);
+}
+
+Test (cm_jwt, rotation_signer_without_key_refused, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
+{
+    //  A set that already holds a verify-only key, to see it left alone
+    EVP_PKEY *other = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    cr_assert_not_null (other);
+    unsigned char bx [32], by [32];
+    char x [64], y [64], other_kid [64], text [512];
+    s_xy (other, bx, by);
+    s_b64 (bx, 32, x);
+    s_b64 (by, 32, y);
+    s_thumbprint (other, other_kid);
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    cr_assert_not_null (keys);
+    cr_assert_eq (cm_jwt_keys_add_public_jwk (keys, other_kid, x, y), 0);
+
+    //  The signer named is a real key's thumbprint, but its .pem is not here
+    snprintf (text, sizeof text, "%s retired 1760000000\n%s signing 1760000000\n",
+              s_old_kid, other_kid);
+    s_write_rotation (s_dir, text);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), -1);
+    cr_assert_eq (cm_jwt_keys_count (keys), 1, "a failed load leaves the set alone");
+    cr_assert_null (cm_jwt_keys_signer (keys));
+    //  ... nor a kid of no key at all
+    s_write_rotation (s_dir, "c29tZS1vdGhlci1rZXk signing 1760000000\n");
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), -1);
+    cr_assert_eq (cm_jwt_keys_count (keys), 1);
+    cr_assert_null (cm_jwt_keys_signer (keys));
+
+    //  Naming a key that is here, the same set loads
+    snprintf (text, sizeof text, "%s signing 1760000000\n", s_old_kid);
+    s_write_rotation (s_dir, text);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), 0);
+    cr_assert_eq (cm_jwt_keys_count (keys), 3);
+    s_assert_signs_with (keys, s_old_kid, s_old_key);
+    cm_jwt_keys_destroy (&keys);
+    EVP_PKEY_free (other);
+}
+
+Test (cm_jwt, malformed_rotation_refused, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
+{
+    char bad [5][512];
+    snprintf (bad [0], sizeof bad [0], "%s signing\n", s_old_kid);
+    snprintf (bad [1], sizeof bad [1], "%s signing 1\n%s signing 2\n", s_old_kid, s_new_kid);
+    snprintf (bad [2], sizeof bad [2], "%s signing 1\n%s retired 2\n", s_old_kid, s_old_kid);
+    snprintf (bad [3], sizeof bad [3], "%s promoted 1\n", s_old_kid);
+    snprintf (bad [4], sizeof bad [4], "%s signing 1\n../%s next 2\n", s_old_kid, s_new_kid);
+    for (size_t i = 0; i < 5; i++) {
+        s_write_rotation (s_dir, bad [i]);
+        cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+        cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), -1, "accepted: %s", bad [i]);
+        cr_assert_eq (cm_jwt_keys_count (keys), 0, "%s", bad [i]);
+        cr_assert_null (cm_jwt_keys_signer (keys), "%s", bad [i]);
+        cm_jwt_keys_destroy (&keys);
+    }
+    //  A rotation "file" that is a directory is no file at all
+    char path [256];
+    snprintf (path, sizeof path, "%s/rotation", s_dir);
+    cr_assert_eq (unlink (path), 0);
+    cr_assert_eq (mkdir (path, 0700), 0);
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), -1, "directory accepted");
+    cr_assert_eq (cm_jwt_keys_count (keys), 0);
+    cr_assert_eq (rmdir (path), 0);
+
+    //  Control: the first line alone, well formed, loads
+    char good [512];
+    snprintf (good, sizeof good, "%s signing 1\n", s_old_kid);
+    s_write_rotation (s_dir, good);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), 0);
+    s_assert_signs_with (keys, s_old_kid, s_old_key);
+    cm_jwt_keys_destroy (&keys);
+}
+
+Test (cm_jwt, rotation_without_signer_refused, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
+{
+    //  A file that names keys but none as signing must not fall back to
+    //  mtime: auth would sign with a key the operator did not choose
+    char text [512];
+    snprintf (text, sizeof text, "%s retired 1760000000\n%s next 1760000000\n",
+              s_old_kid, s_new_kid);
+    const char *texts [] = { text, "" };
+    for (size_t i = 0; i < 2; i++) {
+        s_write_rotation (s_dir, texts [i]);
+        cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+        cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), -1, "accepted '%s'", texts [i]);
+        cr_assert_eq (cm_jwt_keys_count (keys), 0);
+        cr_assert_null (cm_jwt_keys_signer (keys));
+        cm_jwt_keys_destroy (&keys);
+    }
+    //  Control: with the file gone the newest signs again
+    char path [256];
+    snprintf (path, sizeof path, "%s/rotation", s_dir);
+    cr_assert_eq (unlink (path), 0);
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, s_dir), 0);
+    s_assert_signs_with (keys, s_new_kid, s_new_key);
+    cm_jwt_keys_destroy (&keys);
+}
+
 Test (cm_jwt, sign_refuses_bad_claims, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
 {
     cm_jwt_claims_t claims;

@@ -24,11 +24,16 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "cm_jwt.h"
 
 #define TEST_OUT_MAX    8192        //  ceiling on captured stdout / stderr
 #define TEST_FILE_MAX   65536       //  ceiling on any file we read back
 #define TEST_SNAP_MAX   64          //  ceiling on entries in a tree snapshot
+#define TEST_ARGS_MAX   8           //  ceiling on arguments to one keygen run
+#define TEST_LINES_MAX  16          //  ceiling on lines read from jwt/rotation
 
 static const char *s_cert_services [] = {
     "gateway", "auth", "missions", "evidence", "privacy", "audit"
@@ -62,6 +67,17 @@ typedef struct {
     snap_entry_t entry [TEST_SNAP_MAX];
     size_t count;
 } snap_t;
+
+typedef struct {
+    char kid [64];                  //  as written, up to 63 chars
+    char state [16];                //  next, signing or retired
+    long long since;                //  Unix seconds
+} rotation_line_t;
+
+typedef struct {
+    rotation_line_t line [TEST_LINES_MAX];
+    size_t count;
+} rotation_t;
 
 static snap_t *s_snap_target;       //  nftw has no user pointer
 
@@ -143,17 +159,26 @@ s_slurp (const char *path, size_t *size_p)
 
 
 //  --------------------------------------------------------------------------
-//  Run keygen with the given arguments (NULL-terminated list). keys_env
-//  sets $KEYS_DIR, NULL unsets it. Captures status, stdout and stderr.
+//  Run keygen with args (a NULL-terminated list of at most TEST_ARGS_MAX).
+//  keys_env sets $KEYS_DIR, NULL unsets it. Captures status, stdout and
+//  stderr.
 
 static void
-s_run (run_t *run, const char *keys_env, const char *arg1, const char *arg2)
+s_run_args (run_t *run, const char *keys_env, const char *const *args)
 {
     const char *bin = getenv ("KEYGEN_BIN");
     if (!bin || !*bin)
         bin = "bin/keygen";
     cr_assert (access (bin, X_OK) == 0,
                "keygen binary '%s' not found (build it or set KEYGEN_BIN)", bin);
+
+    char *argv [TEST_ARGS_MAX + 2] = { (char *) bin };
+    size_t argc = 1;
+    for (; args [argc - 1]; argc++) {
+        cr_assert_leq (argc, TEST_ARGS_MAX, "too many arguments");
+        argv [argc] = (char *) args [argc - 1];
+    }
+    argv [argc] = NULL;
 
     char out_path [PATH_MAX];
     char err_path [PATH_MAX];
@@ -172,7 +197,6 @@ s_run (run_t *run, const char *keys_env, const char *arg1, const char *arg2)
             setenv ("KEYS_DIR", keys_env, 1);
         else
             unsetenv ("KEYS_DIR");
-        char *argv [] = { (char *) bin, (char *) arg1, (char *) arg2, NULL };
         execv (bin, argv);
         _exit (127);
     }
@@ -189,6 +213,17 @@ s_run (run_t *run, const char *keys_env, const char *arg1, const char *arg2)
     free (err);
     unlink (out_path);
     unlink (err_path);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run keygen with up to two arguments (NULL where there are fewer).
+
+static void
+s_run (run_t *run, const char *keys_env, const char *arg1, const char *arg2)
+{
+    const char *args [] = { arg1, arg1? arg2: NULL, NULL };
+    s_run_args (run, keys_env, args);
 }
 
 
@@ -421,6 +456,229 @@ s_is_hex_line (const char *text, size_t size)
 }
 
 
+//  --------------------------------------------------------------------------
+//  Assert that jwt/<name> is a private (0600) PKCS#8 EC P-256 key whose
+//  file name is its RFC 7638 thumbprint plus ".pem".
+
+static void
+s_assert_jwt_key (const char *name)
+{
+    char path [PATH_MAX];
+    s_fmt (path, sizeof path, "%s/jwt/%s", s_keys, name);
+    s_assert_mode (path, 0600);
+
+    char *pem = s_slurp (path, NULL);
+    cr_assert_not_null (pem, "%s missing", path);
+    cr_assert (strncmp (pem, "-----BEGIN " "PRIVATE KEY-----\n", 28) == 0,
+               "not a PKCS#8 PEM");
+    free (pem);
+
+    FILE *file = fopen (path, "r");
+    cr_assert_not_null (file);
+    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
+    fclose (file);
+    cr_assert_not_null (pkey, "PEM does not load as a private key");
+    cr_assert (EVP_PKEY_is_a (pkey, "EC"), "not an EC key");
+    char group [64] = "";
+    cr_assert (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
+                                               group, sizeof group, NULL));
+    cr_assert_str_eq (group, "prime256v1");
+    cr_assert_eq (EVP_PKEY_get_bits (pkey), 256);
+
+    char kid [64];
+    s_thumbprint (pkey, kid);
+    EVP_PKEY_free (pkey);
+    cr_assert_eq (strlen (kid), 43);
+
+    char expected [80];
+    s_fmt (expected, sizeof expected, "%s.pem", kid);
+    cr_assert_str_eq (name, expected, "file name is not the RFC 7638 thumbprint");
+}
+
+
+//  --------------------------------------------------------------------------
+//  Run keygen --rotate-jwt --dir s_keys, with --lead and --keep when given.
+
+static void
+s_rotate (run_t *run, const char *lead, const char *keep)
+{
+    const char *args [TEST_ARGS_MAX + 1] = { "--rotate-jwt", "--dir", s_keys };
+    size_t count = 3;
+    if (lead) {
+        args [count++] = "--lead";
+        args [count++] = lead;
+    }
+    if (keep) {
+        args [count++] = "--keep";
+        args [count++] = keep;
+    }
+    args [count] = NULL;
+    s_run_args (run, NULL, args);
+}
+
+
+//  --------------------------------------------------------------------------
+//  s_rotate, insisting that it succeeded.
+
+static void
+s_rotate_ok (run_t *run, const char *lead, const char *keep)
+{
+    s_rotate (run, lead, keep);
+    cr_assert_eq (run->status, 0, "keygen --rotate-jwt failed (%d): %s", run->status, run->err);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Number of .pem files in jwt/, failing the test on anything there but
+//  .pem files and the rotation file (a temporary left behind, say).
+
+static size_t
+s_jwt_key_count (void)
+{
+    char jwt [PATH_MAX];
+    s_key_path (jwt, sizeof jwt, "jwt");
+    DIR *dir = opendir (jwt);
+    cr_assert_not_null (dir, "opendir %s: %s", jwt, strerror (errno));
+    size_t count = 0;
+    struct dirent *entry;
+    while ((entry = readdir (dir)) != NULL) {
+        size_t len = strlen (entry->d_name);
+        if (len > 4 && strcmp (entry->d_name + len - 4, ".pem") == 0)
+            count++;
+        else
+            cr_assert (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0
+                    || strcmp (entry->d_name, "rotation") == 0,
+                       "unexpected jwt/%s", entry->d_name);
+    }
+    closedir (dir);
+    return count;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Tell whether jwt/<kid>.pem exists.
+
+static bool
+s_jwt_key_exists (const char *kid)
+{
+    char path [PATH_MAX];
+    s_fmt (path, sizeof path, "%s/jwt/%s.pem", s_keys, kid);
+    return access (path, F_OK) == 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Read jwt/rotation with sscanf, not with the module keygen uses, and
+//  fail the test on any line that is not "<kid> <state> <unix>".
+
+static void
+s_rotation_load (rotation_t *rotation)
+{
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "jwt/rotation");
+    char *text = s_slurp (path, NULL);
+    cr_assert_not_null (text, "%s missing", path);
+    memset (rotation, 0, sizeof *rotation);
+    char *save = NULL;
+    for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
+        cr_assert_lt (rotation->count, TEST_LINES_MAX, "too many lines");
+        rotation_line_t *entry = &rotation->line [rotation->count++];
+        int used = 0;
+        cr_assert_eq (sscanf (line, "%63s %15s %lld%n", entry->kid, entry->state,
+                              &entry->since, &used), 3, "bad line '%s'", line);
+        cr_assert_eq ((size_t) used, strlen (line), "trailing text in '%s'", line);
+    }
+    free (text);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Write rotation back to jwt/rotation, as an operator's editor would: the
+//  tests move times into the past instead of waiting.
+
+static void
+s_rotation_save (const rotation_t *rotation)
+{
+    char path [PATH_MAX];
+    s_key_path (path, sizeof path, "jwt/rotation");
+    FILE *file = fopen (path, "w");
+    cr_assert_not_null (file, "cannot write %s", path);
+    for (size_t i = 0; i < rotation->count; i++)
+        cr_assert_gt (fprintf (file, "%s %s %lld\n", rotation->line [i].kid,
+                               rotation->line [i].state, rotation->line [i].since), 0);
+    cr_assert_eq (fclose (file), 0);
+}
+
+
+//  --------------------------------------------------------------------------
+//  The line for kid, failing the test when there is none.
+
+static rotation_line_t *
+s_rotation_find (rotation_t *rotation, const char *kid)
+{
+    for (size_t i = 0; i < rotation->count; i++)
+        if (strcmp (rotation->line [i].kid, kid) == 0)
+            return &rotation->line [i];
+    cr_assert_fail ("no rotation line for %s", kid);
+    return NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  The kid of the one line in state, failing the test unless there is
+//  exactly one.
+
+static const char *
+s_rotation_kid (const rotation_t *rotation, const char *state)
+{
+    const char *kid = NULL;
+    for (size_t i = 0; i < rotation->count; i++)
+        if (strcmp (rotation->line [i].state, state) == 0) {
+            cr_assert_null (kid, "two %s keys", state);
+            kid = rotation->line [i].kid;
+        }
+    cr_assert_not_null (kid, "no %s key", state);
+    return kid;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Copy into kid (64 bytes) the key auth would sign with, loading jwt/ the
+//  way auth does.
+
+static void
+s_auth_signer (char *kid)
+{
+    char jwt [PATH_MAX];
+    s_key_path (jwt, sizeof jwt, "jwt");
+    cm_jwt_keys_t *keys = cm_jwt_keys_new ();
+    cr_assert_not_null (keys);
+    cr_assert_eq (cm_jwt_keys_load_dir (keys, jwt), 0, "auth would not load %s", jwt);
+    const char *signer = cm_jwt_keys_signer (keys);
+    cr_assert_not_null (signer);
+    s_fmt (kid, 64, "%s", signer);
+    cm_jwt_keys_destroy (&keys);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Assert that kid was published by the run just made: a private key file
+//  named by its thumbprint, a 'created' line and a 'published' line.
+
+static void
+s_assert_published (const run_t *run, const char *kid)
+{
+    char name [80];
+    char line [PATH_MAX + 32];
+    s_fmt (name, sizeof name, "%s.pem", kid);
+    s_assert_jwt_key (name);
+    s_fmt (line, sizeof line, "created %s/jwt/%s\n", s_keys, name);
+    cr_assert_not_null (strstr (run->out, line), "no '%s' in: %s", line, run->out);
+    s_fmt (line, sizeof line, "published %s: ", kid);
+    cr_assert_not_null (strstr (run->out, line), "no '%s' in: %s", line, run->out);
+}
+
+
 Test (keygen, creates_every_file, .timeout = 30)
 {
     run_t run;
@@ -546,37 +804,7 @@ Test (keygen, jwt_key_is_p256_named_by_thumbprint, .timeout = 30)
 {
     run_t run;
     s_run_ok (&run);
-
-    const char *name = s_jwt_name ();
-    char path [PATH_MAX];
-    s_fmt (path, sizeof path, "%s/jwt/%s", s_keys, name);
-
-    char *pem = s_slurp (path, NULL);
-    cr_assert_not_null (pem);
-    cr_assert (strncmp (pem, "-----BEGIN " "PRIVATE KEY-----\n", 28) == 0,
-               "not a PKCS#8 PEM");
-    free (pem);
-
-    FILE *file = fopen (path, "r");
-    cr_assert_not_null (file);
-    EVP_PKEY *pkey = PEM_read_PrivateKey (file, NULL, NULL, NULL);
-    fclose (file);
-    cr_assert_not_null (pkey, "PEM does not load as a private key");
-    cr_assert (EVP_PKEY_is_a (pkey, "EC"), "not an EC key");
-    char group [64] = "";
-    cr_assert (EVP_PKEY_get_utf8_string_param (pkey, OSSL_PKEY_PARAM_GROUP_NAME,
-                                               group, sizeof group, NULL));
-    cr_assert_str_eq (group, "prime256v1");
-    cr_assert_eq (EVP_PKEY_get_bits (pkey), 256);
-
-    char kid [64];
-    s_thumbprint (pkey, kid);
-    EVP_PKEY_free (pkey);
-    cr_assert_eq (strlen (kid), 43);
-
-    char expected [80];
-    s_fmt (expected, sizeof expected, "%s.pem", kid);
-    cr_assert_str_eq (name, expected, "file name is not the RFC 7638 thumbprint");
+    s_assert_jwt_key (s_jwt_name ());
 }
 
 
@@ -781,4 +1009,192 @@ Test (keygen, help_and_bad_arguments, .timeout = 30)
     s_run (&run, s_keys, "--bogus", NULL);
     cr_assert_neq (run.status, 0);
     cr_assert_eq (access (s_keys, F_OK), -1, "bad arguments must not create anything");
+}
+
+
+Test (keygen, rotate_jwt_full_cycle, .timeout = 30)
+{
+    run_t run;
+    rotation_t rotation;
+    char first [64], second [64], third [64], signer [64], line [PATH_MAX + 32];
+    s_run_ok (&run);
+    s_fmt (first, sizeof first, "%.43s", s_jwt_name ());
+
+    //  Run 1 publishes a next key; the stack's first key keeps signing
+    long long start = (long long) time (NULL);
+    s_rotate_ok (&run, "0", "0");
+    long long stop = (long long) time (NULL);
+    cr_assert_eq (s_jwt_key_count (), 2);
+    s_rotation_load (&rotation);
+    cr_assert_eq (rotation.count, 2);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), first);
+    s_fmt (second, sizeof second, "%s", s_rotation_kid (&rotation, "next"));
+    cr_assert_str_neq (second, first);
+    for (size_t i = 0; i < 2; i++)
+        cr_assert (rotation.line [i].since >= start && rotation.line [i].since <= stop,
+                   "%s since %lld, run between %lld and %lld", rotation.line [i].kid,
+                   rotation.line [i].since, start, stop);
+    s_assert_published (&run, second);
+    s_auth_signer (signer);
+    cr_assert_str_eq (signer, first);
+
+    //  Run 2 promotes it: the new key signs, the old one is retired
+    start = (long long) time (NULL);
+    s_rotate_ok (&run, "0", "0");
+    stop = (long long) time (NULL);
+    cr_assert_eq (s_jwt_key_count (), 2);
+    cr_assert_null (strstr (run.out, "created "), "promotion made a key: %s", run.out);
+    s_fmt (line, sizeof line, "signing with %s\n", second);
+    cr_assert_not_null (strstr (run.out, line), "no '%s' in: %s", line, run.out);
+    s_rotation_load (&rotation);
+    cr_assert_eq (rotation.count, 2);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), second);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "retired"), first);
+    rotation_line_t *retired = s_rotation_find (&rotation, first);
+    cr_assert (retired->since >= start && retired->since <= stop, "retired at %lld",
+               retired->since);
+    cr_assert (s_jwt_key_exists (first), "a retired key stays published");
+    s_auth_signer (signer);
+    cr_assert_str_eq (signer, second);
+
+    //  Run 3 removes the retired key and its line, and publishes a third
+    s_rotate_ok (&run, "0", "0");
+    cr_assert_not (s_jwt_key_exists (first), "retired key not removed");
+    s_fmt (line, sizeof line, "removed %s/jwt/%s.pem", s_keys, first);
+    cr_assert_not_null (strstr (run.out, line), "no '%s' in: %s", line, run.out);
+    cr_assert_eq (s_jwt_key_count (), 2);
+    s_rotation_load (&rotation);
+    cr_assert_eq (rotation.count, 2, "the removed key's line must go too");
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), second);
+    s_fmt (third, sizeof third, "%s", s_rotation_kid (&rotation, "next"));
+    cr_assert_str_neq (third, first);
+    cr_assert_str_neq (third, second);
+    cr_assert (s_jwt_key_exists (second));
+    s_assert_published (&run, third);
+    s_auth_signer (signer);
+    cr_assert_str_eq (signer, second);
+}
+
+
+Test (keygen, rotate_jwt_default_lead_and_keep_wait, .timeout = 30)
+{
+    run_t run;
+    rotation_t rotation;
+    char first [64], second [64], third [64], signer [64], line [PATH_MAX + 32];
+    s_run_ok (&run);
+    s_fmt (first, sizeof first, "%.43s", s_jwt_name ());
+
+    s_rotate_ok (&run, NULL, NULL);
+    s_rotation_load (&rotation);
+    s_fmt (second, sizeof second, "%s", s_rotation_kid (&rotation, "next"));
+    s_assert_published (&run, second);
+
+    //  Published 100 s ago, well inside the 900 s lead: a run changes
+    //  nothing, no promotion, no new key, and the key's clock runs on
+    long long published = s_rotation_find (&rotation, second)->since - 100;
+    s_rotation_find (&rotation, second)->since = published;
+    s_rotation_save (&rotation);
+    s_rotate_ok (&run, NULL, NULL);
+    cr_assert_null (strstr (run.out, "signing with"), "promoted early: %s", run.out);
+    cr_assert_null (strstr (run.out, "created "), "made a key: %s", run.out);
+    s_fmt (line, sizeof line, "next key %s is published", second);
+    cr_assert_not_null (strstr (run.out, line), "no '%s' in: %s", line, run.out);
+    cr_assert_eq (s_jwt_key_count (), 2);
+    s_rotation_load (&rotation);
+    cr_assert_eq (rotation.count, 2);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), first);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "next"), second);
+    cr_assert_eq (s_rotation_find (&rotation, second)->since, published, "clock restarted");
+    s_auth_signer (signer);
+    cr_assert_str_eq (signer, first);
+
+    //  Published 900 s ago: the default lead is over, it signs
+    s_rotation_find (&rotation, second)->since = (long long) time (NULL) - 900;
+    s_rotation_save (&rotation);
+    s_rotate_ok (&run, NULL, NULL);
+    s_rotation_load (&rotation);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), second);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "retired"), first);
+    s_auth_signer (signer);
+    cr_assert_str_eq (signer, second);
+
+    //  Retired just now, the old key stays through the default keep (its
+    //  tokens must still verify) while a new next key is published
+    s_rotate_ok (&run, NULL, NULL);
+    cr_assert (s_jwt_key_exists (first), "retired key removed before --keep");
+    cr_assert_null (strstr (run.out, "removed "), "%s", run.out);
+    s_rotation_load (&rotation);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "retired"), first);
+    s_fmt (third, sizeof third, "%s", s_rotation_kid (&rotation, "next"));
+    s_assert_published (&run, third);
+    cr_assert_eq (s_jwt_key_count (), 3);
+
+    //  Retired 960 s ago: every token it signed has expired, it goes
+    s_rotation_find (&rotation, first)->since = (long long) time (NULL) - 960;
+    s_rotation_save (&rotation);
+    s_rotate_ok (&run, NULL, NULL);
+    cr_assert_not (s_jwt_key_exists (first), "retired key kept past --keep");
+    cr_assert_null (strstr (run.out, "created "), "made a key: %s", run.out);
+    s_rotation_load (&rotation);
+    cr_assert_eq (rotation.count, 2);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "signing"), second);
+    cr_assert_str_eq (s_rotation_kid (&rotation, "next"), third);
+    cr_assert_eq (s_jwt_key_count (), 2);
+}
+
+
+Test (keygen, rotate_jwt_bad_lead_and_keep, .timeout = 30)
+{
+    const char *bad [][2] = {
+        { "--lead", "-1" }, { "--lead", "abc" }, { "--lead", "12x" }, { "--lead", "" },
+        { "--lead", "2592001" }, { "--keep", "-1" }, { "--keep", "abc" }, { "--lead", NULL }
+    };
+    for (size_t i = 0; i < COUNT (bad); i++) {
+        const char *args [] = { "--rotate-jwt", "--dir", s_keys, bad [i][0], bad [i][1], NULL };
+        run_t run;
+        s_run_args (&run, NULL, args);
+        cr_assert_eq (run.status, 2, "%s '%s': exit %d", bad [i][0],
+                      bad [i][1]? bad [i][1]: "(none)", run.status);
+        cr_assert_not_null (strstr (run.err, bad [i][0]), "%s", run.err);
+        cr_assert_eq (access (s_keys, F_OK), -1, "bad arguments must not create anything");
+    }
+}
+
+
+Test (keygen, rotate_jwt_refuses_keys_auth_would_not_load, .timeout = 30)
+{
+    run_t run;
+    char first [64], path [PATH_MAX], text [256];
+    s_run_ok (&run);
+    s_fmt (first, sizeof first, "%.43s", s_jwt_name ());
+    s_key_path (path, sizeof path, "jwt/rotation");
+
+    //  The signer has no .pem; with --keep 0 a run that went ahead would
+    //  also delete the only real key
+    s_fmt (text, sizeof text, "%s retired 1700000000\nc29tZS1vdGhlci1rZXk signing 1700000000\n",
+           first);
+    const char *texts [] = { text, "c29tZS1vdGhlci1rZXk signing\n" };
+    for (size_t i = 0; i < COUNT (texts); i++) {
+        FILE *file = fopen (path, "w");
+        cr_assert_not_null (file);
+        fputs (texts [i], file);
+        cr_assert_eq (fclose (file), 0);
+
+        snap_t *before = calloc (1, sizeof *before);
+        snap_t *after = calloc (1, sizeof *after);
+        cr_assert (before && after);
+        s_snapshot (before);
+        s_rotate (&run, "0", "0");
+        cr_assert_eq (run.status, 1, "exit %d for '%s'", run.status, texts [i]);
+        cr_assert_neq (run.err [0], '\0', "no reason given");
+        cr_assert_str_eq (run.out, "", "a refused run reported changes");
+        s_snapshot (after);
+        cr_assert_eq (after->count, before->count, "refused run created files");
+        s_assert_unchanged (before, after);
+        s_snapshot_free (before);
+        s_snapshot_free (after);
+        free (before);
+        free (after);
+    }
+    cr_assert (s_jwt_key_exists (first));
 }
