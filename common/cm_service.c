@@ -70,6 +70,37 @@ cm_worker_db_destroy (void **state_p)
     }
 }
 
+typedef struct {
+    const cm_service_t *service;        //  borrowed
+    const cm_config_t *cfg;             //  borrowed
+    zcert_t *cert;                      //  borrowed
+} ticker_args_t;
+
+//  The tick thread: its own state, a tick now and then every interval,
+//  until $TERM. Signals 0 once started, then 0, or 1 when its state
+//  could not be made (the service then does not start).
+static void
+s_ticker (zsock_t *pipe, void *arg)
+{
+    const ticker_args_t *args = (const ticker_args_t *) arg;
+    const cm_service_t *service = args->service;
+    zsock_signal (pipe, 0);
+    void *state = service->worker_new? service->worker_new (args->cfg, args->cert, -1): NULL;
+    if (service->worker_new && !state) {
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    while (true) {
+        service->tick (state);
+        zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) service->tick_interval_ms) != 0)
+            break;                      //  $TERM (or the pipe failed)
+    }
+    if (state)
+        service->worker_destroy (&state);
+}
+
 int
 cm_service_main (const cm_service_t *service, int argc, char **argv)
 {
@@ -98,7 +129,8 @@ cm_service_main (const cm_service_t *service, int argc, char **argv)
     zsys_init ();
 
     int exit_code = 1;
-    zactor_t *zap = NULL, *shipper = NULL, *server = NULL;
+    zactor_t *zap = NULL, *shipper = NULL, *server = NULL, *ticker = NULL;
+    ticker_args_t ticker_args = { service, &cfg, NULL };
     cm_allowlist_t *allow = NULL;
     zcert_t *cert = cm_curve_load_own (cfg.keys_dir, name);
     if (!cert) {
@@ -129,6 +161,14 @@ cm_service_main (const cm_service_t *service, int argc, char **argv)
     server = cm_server_new (&spec);
     if (!server)
         goto cleanup;
+    if (service->tick) {
+        ticker_args.cert = cert;
+        ticker = zactor_new (s_ticker, &ticker_args);
+        if (!ticker || zsock_wait (ticker) != 0) {
+            cm_error ("the periodic task did not start");
+            goto cleanup;
+        }
+    }
     cm_log_fields (CM_LOG_INFO, "ready", "endpoint", cfg.bind, "peers", cfg.allowed_peers, (const char *) NULL);
 
     exit_code = 0;
@@ -149,6 +189,7 @@ cm_service_main (const cm_service_t *service, int argc, char **argv)
     }
 
 cleanup:
+    zactor_destroy (&ticker);           //  after the tick in hand
     zactor_destroy (&server);           //  drains in-flight requests
     zactor_destroy (&shipper);
     zactor_destroy (&zap);

@@ -21,6 +21,12 @@ typedef struct {
     void (*worker_destroy) (void **state_p);
     //  Runs once after migrations with a connection of its own (may be NULL)
     int (*on_start) (const cm_config_t *cfg, PGconn *db);
+    //  Periodic housekeeping (may be NULL): tick runs on a thread of its
+    //  own, once when the service is ready and then every tick_interval_ms,
+    //  with a state of its own from worker_new (index -1). It stops, after
+    //  the tick in hand, before the server drains. A tick logs its failures.
+    void (*tick) (void *state);
+    int64_t tick_interval_ms;
 } cm_service_t;
 
 //  ----------------------------------------------------------------------
