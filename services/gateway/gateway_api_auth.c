@@ -7,89 +7,16 @@
     is malformed.
 */
 #include <jansson.h>
+#include "gateway_api.h"
 #include "gateway_api_auth.h"
 #include "gateway_auth.h"
 #include "gateway_body.h"
 
-#define JSON_LIMIT (1024 * 1024)
-
-//  Sends a jansson value (stolen) as the response
-static void
-s_send_value (gateway_req_t *req, int status, json_t *value)
-{
-    char *text = value? json_dumps (value, JSON_COMPACT): NULL;
-    if (text)
-        gateway_send_json (req, status, text, strlen (text));
-    else
-        gateway_send_error (req, 500, "internal_error", "cannot render the response");
-    free (text);
-    json_decref (value);
-}
-
-//  Renders a backend failure with its status and code
-static void
-s_send_backend_error (gateway_req_t *req, cm_err_t status, const cm_reply_info_t *info)
-{
-    req->retry_after_s = info->retry_after_s;
-    gateway_send_error (req, cm_err_http (status), cm_err_code (status),
-                        info->message [0]? info->message: cm_err_str (status));
-}
-
-//  A call that answers nothing: 204 on success, else the backend's error
-static void
-s_send_done (gateway_req_t *req, cm_err_t result, const cm_reply_info_t *info)
-{
-    if (result == CM_NO_CONTENT || result == CM_OK)
-        gateway_send_json (req, 204, "", 0);
-    else
-        s_send_backend_error (req, result, info);
-}
-
+//  Every call of these routes goes to auth
 static cm_err_t
 s_call (gateway_req_t *req, int msg_id, const void *body, void *reply, cm_reply_info_t *info)
 {
-    cm_ctx_t ctx = req->ctx;
-    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
-    return cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, msg_id, body, reply, info);
-}
-
-//  Answers a failed body read (400, 413 or 500)
-static void
-s_send_read_error (gateway_req_t *req, int status)
-{
-    if (status == 413)
-        gateway_send_error (req, 413, "payload_too_large", "the body is larger than allowed");
-    else
-    if (status == 400)
-        gateway_send_error (req, 400, "invalid_request", "the body could not be read");
-    else
-        gateway_send_error (req, 500, "internal_error", "the body could not be stored");
-}
-
-//  Reads a JSON object body; on failure sends the error and returns NULL
-static json_t *
-s_json_body (gateway_req_t *req)
-{
-    int status = gateway_body_check_type (mg_get_header (req->conn, "Content-Type"), "application/json");
-    if (status) {
-        gateway_send_error (req, status, "unsupported_media_type", "send application/json");
-        return NULL;
-    }
-    char *data = NULL;
-    size_t len = 0;
-    status = gateway_body_read (req->conn, JSON_LIMIT, &data, &len);
-    if (status) {
-        s_send_read_error (req, status);
-        return NULL;
-    }
-    char error [160];
-    json_t *body = gateway_body_json (data, len, error, sizeof error);
-    //  Bodies carry passwords: no copy is left in freed memory
-    explicit_bzero (data, len);
-    free (data);
-    if (!body)
-        gateway_send_error (req, 400, "invalid_request", error);
-    return body;
+    return gateway_api_call (req, CM_SVC_AUTH, msg_id, body, reply, info);
 }
 
 static json_t *
@@ -111,7 +38,7 @@ s_user_json (const proto_auth_user_t *user, bool full)
 void
 gateway_api_register (gateway_req_t *req)
 {
-    json_t *body = s_json_body (req);
+    json_t *body = gateway_api_json_body (req);
     if (!body)
         return;
     static const char *const fields [] = { "email", "password", "name", NULL };
@@ -126,7 +53,7 @@ gateway_api_register (gateway_req_t *req)
     if (!status)
         status = gateway_body_string (body, "name", false, 0, 200, &name, error, sizeof error);
     if (status) {
-        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        gateway_api_send_invalid (req, status, error);
         json_decref (body);
         return;
     }
@@ -137,18 +64,19 @@ gateway_api_register (gateway_req_t *req)
     cm_err_t result = s_call (req, PROTO_MSG_auth_register, &call, &reply, &info);
     json_decref (body);
     if (result == CM_CREATED)
-        s_send_value (req, 201, s_user_json (reply.user, false));
+        gateway_api_send_value (req, 201, s_user_json (reply.user, false));
     else
-        s_send_backend_error (req, result, &info);
+        gateway_api_send_backend_error (req, result, &info);
     proto_clear (&proto_auth_register_rep_desc, &reply);
 }
 
 static void
 s_send_tokens (gateway_req_t *req, const proto_auth_tokens_t *tokens)
 {
-    s_send_value (req, 200, json_pack ("{s:s, s:s, s:I, s:s}", "access_token", tokens->access_token,
-                                       "token_type", "bearer", "expires_in", (json_int_t) tokens->expires_in,
-                                       "refresh_token", tokens->refresh_token));
+    gateway_api_send_value (req, 200, json_pack ("{s:s, s:s, s:I, s:s}",
+                            "access_token", tokens->access_token, "token_type", "bearer",
+                            "expires_in", (json_int_t) tokens->expires_in,
+                            "refresh_token", tokens->refresh_token));
 }
 
 void
@@ -163,7 +91,7 @@ gateway_api_token (gateway_req_t *req)
     size_t len = 0;
     int status = gateway_body_read (req->conn, 16 * 1024, &data, &len);
     if (status) {
-        s_send_read_error (req, status);
+        gateway_api_send_read_error (req, status);
         return;
     }
     char grant [32], username [1025], password [1025], otp [65], refresh [257];
@@ -215,7 +143,7 @@ gateway_api_token (gateway_req_t *req)
         return;
     }
     if (result != CM_OK)
-        s_send_backend_error (req, result, &info);
+        gateway_api_send_backend_error (req, result, &info);
 }
 
 void
@@ -225,7 +153,7 @@ gateway_api_logout (gateway_req_t *req)
     proto_auth_logout_rep_t reply = { 0 };
     cm_reply_info_t info;
     cm_err_t result = s_call (req, PROTO_MSG_auth_logout, &call, &reply, &info);
-    s_send_done (req, result, &info);
+    gateway_api_send_done (req, result, &info);
 }
 
 void
@@ -244,25 +172,23 @@ gateway_api_sessions (gateway_req_t *req)
                 "user_agent", s->user_agent? json_string (s->user_agent): json_null (),
                 "current", s->current));
         }
-        s_send_value (req, 200, json_pack ("{s:o}", "items", items));
+        gateway_api_send_value (req, 200, json_pack ("{s:o}", "items", items));
     }
     else
-        s_send_backend_error (req, result, &info);
+        gateway_api_send_backend_error (req, result, &info);
     proto_clear (&proto_auth_sessions_rep_desc, &reply);
 }
 
 void
 gateway_api_session_revoke (gateway_req_t *req)
 {
-    if (!proto_is_uuid (req->params [0])) {
-        gateway_send_error (req, 404, "not_found", "no such session");
+    if (!gateway_api_path_id (req, "no such session"))
         return;
-    }
     proto_auth_session_revoke_req_t call = { .id = req->params [0] };
     proto_auth_session_revoke_rep_t reply = { 0 };
     cm_reply_info_t info;
     cm_err_t result = s_call (req, PROTO_MSG_auth_session_revoke, &call, &reply, &info);
-    s_send_done (req, result, &info);
+    gateway_api_send_done (req, result, &info);
 }
 
 void
@@ -273,9 +199,9 @@ gateway_api_me (gateway_req_t *req)
     cm_reply_info_t info;
     cm_err_t result = s_call (req, PROTO_MSG_auth_me, &call, &reply, &info);
     if (result == CM_OK)
-        s_send_value (req, 200, s_user_json (reply.user, true));
+        gateway_api_send_value (req, 200, s_user_json (reply.user, true));
     else
-        s_send_backend_error (req, result, &info);
+        gateway_api_send_backend_error (req, result, &info);
     proto_clear (&proto_auth_me_rep_desc, &reply);
 }
 
@@ -301,11 +227,11 @@ gateway_api_mfa_enroll (gateway_req_t *req)
         json_t *codes = json_array ();
         for (uint32_t i = 0; i < reply.recovery_codes_count; i++)
             json_array_append_new (codes, json_string (reply.recovery_codes [i]));
-        s_send_value (req, 201, json_pack ("{s:s, s:s, s:o}", "secret", reply.secret,
-                                           "otpauth_uri", reply.otpauth_uri, "recovery_codes", codes));
+        gateway_api_send_value (req, 201, json_pack ("{s:s, s:s, s:o}", "secret", reply.secret,
+                                "otpauth_uri", reply.otpauth_uri, "recovery_codes", codes));
     }
     else
-        s_send_backend_error (req, result, &info);
+        gateway_api_send_backend_error (req, result, &info);
     proto_clear (&proto_auth_mfa_enroll_rep_desc, &reply);
 }
 
@@ -313,7 +239,7 @@ gateway_api_mfa_enroll (gateway_req_t *req)
 static void
 s_mfa_code (gateway_req_t *req, int msg_id)
 {
-    json_t *body = s_json_body (req);
+    json_t *body = gateway_api_json_body (req);
     if (!body)
         return;
     static const char *const fields [] = { "code", NULL };
@@ -323,7 +249,7 @@ s_mfa_code (gateway_req_t *req, int msg_id)
     if (!status)
         status = gateway_body_string (body, "code", true, 1, 64, &code, error, sizeof error);
     if (status) {
-        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        gateway_api_send_invalid (req, status, error);
         json_decref (body);
         return;
     }
@@ -332,7 +258,7 @@ s_mfa_code (gateway_req_t *req, int msg_id)
     cm_reply_info_t info;
     cm_err_t result = s_call (req, msg_id, &call, &reply, &info);
     json_decref (body);
-    s_send_done (req, result, &info);
+    gateway_api_send_done (req, result, &info);
 }
 
 void
@@ -364,7 +290,7 @@ s_forward_strings (gateway_req_t *req, int msg_id)
         if (!streq (desc->fields [i].name, "user_agent"))
             allowed [count++] = desc->fields [i].name;
     allowed [count] = NULL;
-    if (count && !(body = s_json_body (req))) {
+    if (count && !(body = gateway_api_json_body (req))) {
         free (call);
         return;
     }
@@ -384,7 +310,7 @@ s_forward_strings (gateway_req_t *req, int msg_id)
             *(const char **) ((char *) call + f->offset) = value;
     }
     if (status) {
-        gateway_send_error (req, status, status == 422? "validation_failed": "invalid_request", error);
+        gateway_api_send_invalid (req, status, error);
         free (call);
         json_decref (body);
         return;
@@ -401,7 +327,7 @@ s_forward_strings (gateway_req_t *req, int msg_id)
         gateway_send_json (req, 202, accepted, sizeof accepted - 1);
     }
     else
-    s_send_done (req, result, &info);
+    gateway_api_send_done (req, result, &info);
     proto_clear (rep_desc, reply);
     free (reply);
     free (call);                        //  its strings belong to body
@@ -419,17 +345,15 @@ void gateway_api_email_resend (gateway_req_t *req)    { s_forward_strings (req, 
 static void
 s_admin (gateway_req_t *req, int msg_id, bool locked)
 {
-    if (!proto_is_uuid (req->params [0])) {
-        gateway_send_error (req, 404, "not_found", "no such user");
+    if (!gateway_api_path_id (req, "no such user"))
         return;
-    }
     proto_auth_admin_lock_req_t lock = { .id = req->params [0], .locked = locked, .has_locked = true };
     proto_auth_admin_revoke_req_t revoke = { .id = req->params [0] };
     proto_auth_admin_lock_rep_t reply = { 0 };
     cm_reply_info_t info;
     cm_err_t result = s_call (req, msg_id, msg_id == PROTO_MSG_auth_admin_lock? (void *) &lock: (void *) &revoke,
                               &reply, &info);
-    s_send_done (req, result, &info);
+    gateway_api_send_done (req, result, &info);
 }
 
 void gateway_api_admin_lock (gateway_req_t *req)    { s_admin (req, PROTO_MSG_auth_admin_lock, true); }

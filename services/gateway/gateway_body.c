@@ -668,19 +668,14 @@ s_form_is (span_t span, const char *name)
     return pos == span.len && name [i] == '\0';
 }
 
-int
-gateway_body_form_get (const char *data, size_t len, const char *name,
-                       char *value, size_t size, bool *present)
+//  Checks every parameter of a form (not only the one asked for, so each
+//  lookup on the same body gives the same verdict) and finds name's value.
+//  Returns 0 (*found says if it is there), or 400 when any parameter is
+//  malformed or repeated, or there are too many.
+static int
+s_form_find (const char *data, size_t len, const char *name, span_t *value, bool *found)
 {
-    assert (data || len == 0);
-    assert (name);
-    assert (value && size);
-    value [0] = '\0';
-    if (present)
-        *present = false;
-
-    //  Every parameter is checked, not only the one asked for, so each
-    //  lookup on the same body gives the same verdict
+    *found = false;
     span_t names [GATEWAY_BODY_MAX_FORM], values [GATEWAY_BODY_MAX_FORM];
     size_t count = 0;
     size_t start = 0;
@@ -706,22 +701,82 @@ gateway_body_form_get (const char *data, size_t len, const char *name,
         }
         start = end + 1;
     }
-    for (size_t i = 0; i < count; i++) {
-        if (!s_form_is (names [i], name))
-            continue;
-        size_t pos = 0, used = 0;
-        while (pos < values [i].len) {
-            if (used == size - 1) {
-                //  The value may be a password: leave no partial copy behind
-                explicit_bzero (value, size);
-                return 400;
-            }
-            value [used++] = (char) s_form_byte (values [i], &pos);
+    for (size_t i = 0; i < count; i++)
+        if (s_form_is (names [i], name)) {
+            *value = values [i];
+            *found = true;
+            break;
         }
-        value [used] = '\0';
-        if (present)
-            *present = true;
-        return 0;
+    return 0;
+}
+
+int
+gateway_body_form_get (const char *data, size_t len, const char *name,
+                       char *value, size_t size, bool *present)
+{
+    assert (data || len == 0);
+    assert (name);
+    assert (value && size);
+    value [0] = '\0';
+    if (present)
+        *present = false;
+    span_t span;
+    bool found;
+    int rc = s_form_find (data, len, name, &span, &found);
+    if (rc || !found)
+        return rc;
+    size_t pos = 0, used = 0;
+    while (pos < span.len) {
+        if (used == size - 1) {
+            //  The value may be a password: leave no partial copy behind
+            explicit_bzero (value, size);
+            return 400;
+        }
+        value [used++] = (char) s_form_byte (span, &pos);
     }
+    value [used] = '\0';
+    if (present)
+        *present = true;
+    return 0;
+}
+
+int
+gateway_body_form_integer (const char *data, size_t len, const char *name,
+                           int64_t *value, bool *present, char *error, size_t size)
+{
+    assert (data || len == 0);
+    assert (name);
+    assert (value);
+    *value = 0;
+    if (present)
+        *present = false;
+    span_t span;
+    bool found;
+    if (s_form_find (data, len, name, &span, &found))
+        return s_fail (error, size, 400, GATEWAY_BODY_FORM_MALFORMED);
+    if (!found)
+        return 0;
+    //  Decimal digits with an optional minus, accumulated negatively so
+    //  INT64_MIN fits too; anything else, or an overflow, is refused
+    size_t pos = 0;
+    bool negative = false;
+    int64_t number = 0;
+    size_t digits = 0;
+    while (pos < span.len) {
+        int c = s_form_byte (span, &pos);
+        if (c == '-' && digits == 0 && !negative && pos < span.len) {
+            negative = true;
+            continue;
+        }
+        if (c < '0' || c > '9' || number < (INT64_MIN + (c - '0')) / 10)
+            return s_fail (error, size, 422, "%s must be an integer", name);
+        number = number * 10 - (c - '0');
+        digits++;
+    }
+    if (digits == 0 || (!negative && number == INT64_MIN))
+        return s_fail (error, size, 422, "%s must be an integer", name);
+    *value = negative? number: -number;
+    if (present)
+        *present = true;
     return 0;
 }

@@ -4,7 +4,8 @@
     at most limit bytes; JSON is parsed only after a raw pre-scan has bounded
     its depth and size, then walked against hard limits; field getters give
     the contract's 422 messages naming the field; the form reader follows
-    RFC 6749 (no repeated parameters). All but gateway_body_read are pure.
+    RFC 6749 (no repeated parameters) and reads query strings too. All but
+    gateway_body_read are pure.
 */
 #ifndef GATEWAY_BODY_H_INCLUDED
 #define GATEWAY_BODY_H_INCLUDED
@@ -22,6 +23,9 @@ struct mg_connection;
 #define GATEWAY_BODY_MAX_KEY        128     //  bytes of one object key
 #define GATEWAY_BODY_MAX_FORM       32      //  parameters of one form body
 #define GATEWAY_BODY_ECHO_MAX       64      //  characters of a client's name echoed in a message
+
+//  The message for a form or query string refused as a whole (400)
+#define GATEWAY_BODY_FORM_MALFORMED "the parameters are malformed or repeated"
 
 //  ----------------------------------------------------------------------
 //  Read the request body into a malloc'd, NUL-terminated buffer of at most
@@ -101,5 +105,14 @@ int
 int
     gateway_body_form_get (const char *data, size_t len, const char *name,
                            char *value, size_t size, bool *present);
+
+//  ----------------------------------------------------------------------
+//  Find name in a form body or query string (the same encoding) and parse
+//  its value as a decimal integer: an optional minus, digits, nothing else,
+//  within int64. Returns 0 (*present says if found), 400 when any parameter
+//  is malformed or repeated, or 422 "<name> must be an integer".
+int
+    gateway_body_form_integer (const char *data, size_t len, const char *name,
+                               int64_t *value, bool *present, char *error, size_t size);
 
 #endif

@@ -1,5 +1,10 @@
 /*  gateway_http - CivetWeb set-up, request framing, responses, access log */
 #include <czmq.h>
+#include <dirent.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include "gateway_audit.h"
 #include "gateway_http.h"
 #include "gateway_metrics.h"
@@ -41,15 +46,18 @@ s_reason (int status)
 }
 
 void
-gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
+gateway_send_head (gateway_req_t *req, int status, const char *content_type,
+                   uint64_t content_length, const char *extra)
 {
-    char head [1024], framing [96] = "", retry [48] = "";
+    assert (content_type || status == 204);
+    assert (!extra || strlen (extra) <= GATEWAY_HTTP_EXTRA_MAX);
+    char head [1024 + GATEWAY_HTTP_EXTRA_MAX], framing [160] = "", retry [48] = "";
     if (req->retry_after_s > 0)
         snprintf (retry, sizeof retry, "Retry-After: %lld\r\n", (long long) req->retry_after_s);
     //  A 204 carries no body and so no framing headers (RFC 9110 8.6)
     if (status != 204)
-        snprintf (framing, sizeof framing,
-                  "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n", len);
+        snprintf (framing, sizeof framing, "Content-Type: %s\r\nContent-Length: %llu\r\n",
+                  content_type, (unsigned long long) content_length);
     int n = snprintf (head, sizeof head,
         "HTTP/1.1 %d %s\r\n"
         "%s"
@@ -59,15 +67,87 @@ gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
         "Referrer-Policy: no-referrer\r\n"
         "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
         "Cache-Control: no-store\r\n"
-        "%s%s%s"
+        "%s%s%s%s"
         "\r\n",
         status, s_reason (status), framing, req->ctx.rid,
         req->info->is_ssl? "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n": "",
-        status == 401? "WWW-Authenticate: Bearer\r\n": "", retry);
+        status == 401? "WWW-Authenticate: Bearer\r\n": "", retry, extra? extra: "");
+    assert (n > 0 && (size_t) n < sizeof head);
     mg_write (req->conn, head, (size_t) n);
-    if (!streq (req->info->request_method, "HEAD") && len)
-        mg_write (req->conn, json, len);
     req->status = status;
+}
+
+int
+gateway_send_body (gateway_req_t *req, const void *data, size_t len)
+{
+    if (streq (req->info->request_method, "HEAD") || len == 0)
+        return 0;
+    return mg_write (req->conn, data, len) == (int) len? 0: -1;
+}
+
+//  Port of a socket address, -1 for other families
+static int
+s_port (const struct sockaddr_storage *address)
+{
+    if (address->ss_family == AF_INET)
+        return ntohs (((const struct sockaddr_in *) address)->sin_port);
+    if (address->ss_family == AF_INET6)
+        return ntohs (((const struct sockaddr_in6 *) address)->sin6_port);
+    return -1;
+}
+
+//  True when fd is the accepted socket of the client at info's address
+static bool
+s_is_client_socket (int fd, const struct mg_request_info *info)
+{
+    struct stat st;
+    struct sockaddr_storage local, peer;
+    socklen_t local_len = sizeof local, peer_len = sizeof peer;
+    if (fstat (fd, &st) || !S_ISSOCK (st.st_mode)
+    ||  getsockname (fd, (struct sockaddr *) &local, &local_len)
+    ||  getpeername (fd, (struct sockaddr *) &peer, &peer_len)
+    ||  s_port (&local) != info->server_port || s_port (&peer) != info->remote_port)
+        return false;
+    char address [INET6_ADDRSTRLEN] = "";
+    if (peer.ss_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) &peer)->sin_addr, address, sizeof address);
+    else
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) &peer)->sin6_addr, address, sizeof address);
+    return streq (address, info->remote_addr);
+}
+
+void
+gateway_send_abort (gateway_req_t *req)
+{
+    //  CivetWeb gives a handler no way to end its connection, and would keep
+    //  it open for the next request, the client waiting for the rest of the
+    //  body until the keep-alive timeout. So find the socket by its addresses
+    //  and shut it down under CivetWeb, which then sees the end and closes it
+    //  (shutdown, not close: the descriptor stays CivetWeb's).
+    DIR *dir = opendir ("/proc/self/fd");
+    if (!dir) {
+        cm_warn ("cannot list descriptors: the connection ends at the keep-alive timeout");
+        return;
+    }
+    struct dirent *entry;
+    while ((entry = readdir (dir))) {
+        char *end;
+        long fd = strtol (entry->d_name, &end, 10);
+        if (*end || end == entry->d_name || fd == dirfd (dir))
+            continue;
+        if (s_is_client_socket ((int) fd, req->info)) {
+            shutdown ((int) fd, SHUT_RDWR);
+            break;
+        }
+    }
+    closedir (dir);
+}
+
+void
+gateway_send_json (gateway_req_t *req, int status, const char *json, size_t len)
+{
+    gateway_send_head (req, status, "application/json; charset=utf-8", len, NULL);
+    gateway_send_body (req, json, len);
 }
 
 void
@@ -222,9 +302,10 @@ gateway_http_new (const cm_config_t *cfg, zcert_t *cert)
     self->cfg = cfg;
     self->cert = cert;
 
-    char ports [128], threads [16], metrics_port [64];
+    char ports [128], threads [16], metrics_port [64], head_max [16];
     snprintf (ports, sizeof ports, "%s:%lld", cfg->gateway_bind_address, (long long) cfg->gateway_http_port);
     snprintf (threads, sizeof threads, "%lld", (long long) cfg->gateway_threads);
+    snprintf (head_max, sizeof head_max, "%d", GATEWAY_HTTP_HEAD_MAX);
     snprintf (metrics_port, sizeof metrics_port, "127.0.0.1:%lld", (long long) cfg->gateway_metrics_port);
     //  Every option that matters is spelled out: CivetWeb's defaults serve
     //  files, answer CORS with '*', and wait 30 s for slow clients
@@ -235,7 +316,7 @@ gateway_http_new (const cm_config_t *cfg, zcert_t *cert)
         "keep_alive_timeout_ms", "5000",
         "request_timeout_ms", "10000",
         "linger_timeout_ms", "0",
-        "max_request_size", "16384",
+        "max_request_size", head_max,
         "tcp_nodelay", "1",
         "listen_backlog", "1024",
         "connection_queue", "256",

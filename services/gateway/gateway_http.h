@@ -14,6 +14,12 @@
 
 typedef struct gateway_http_s gateway_http_t;
 
+//  Largest request head (request line and headers) CivetWeb accepts, so
+//  also the longest query string a handler can see
+#define GATEWAY_HTTP_HEAD_MAX   16384
+//  Longest set of extra header lines gateway_send_head takes
+#define GATEWAY_HTTP_EXTRA_MAX  4096
+
 //  A request in flight: what handlers read and what the access log needs
 typedef struct {
     struct mg_connection *conn;
@@ -34,6 +40,27 @@ gateway_http_t *
     gateway_http_new (const cm_config_t *cfg, zcert_t *cert);
 void
     gateway_http_destroy (gateway_http_t **self_p);
+
+//  ----------------------------------------------------------------------
+//  Send the status line and headers of a response: the standard ones
+//  (X-Request-Id, nosniff, DENY, no-referrer, CSP, no-store, HSTS on TLS,
+//  WWW-Authenticate on 401, Retry-After when set), Content-Type and
+//  Content-Length unless status is 204, then extra (whole "Name: value\r\n"
+//  lines of at most GATEWAY_HTTP_EXTRA_MAX bytes, or NULL). Records status
+//  for the access log and metrics. The body follows with gateway_send_body.
+void
+    gateway_send_head (gateway_req_t *req, int status, const char *content_type,
+                       uint64_t content_length, const char *extra);
+
+//  Write len bytes of the response body; nothing for a HEAD request.
+//  Returns 0, or -1 when the client cannot take them.
+int
+    gateway_send_body (gateway_req_t *req, const void *data, size_t len);
+
+//  Drop the connection now, for a response whose body cannot be finished:
+//  the client sees it end short instead of waiting for bytes that never come
+void
+    gateway_send_abort (gateway_req_t *req);
 
 //  ----------------------------------------------------------------------
 //  Send a JSON body with status and the standard headers

@@ -2,6 +2,8 @@
 #include <string.h>
 #include "gateway_routes.h"
 #include "gateway_api_auth.h"
+#include "gateway_api_evidence.h"
+#include "gateway_api_missions.h"
 #include "gateway_auth.h"
 #include "../../common/cm_log.h"
 
@@ -98,6 +100,18 @@ static const route_t s_routes [] = {
     { "POST",   "/api/v1/admin/users/{id}/lock",   gateway_api_admin_lock,   true, "admin" },
     { "POST",   "/api/v1/admin/users/{id}/unlock", gateway_api_admin_unlock, true, "admin" },
     { "DELETE", "/api/v1/admin/users/{id}/sessions", gateway_api_admin_revoke, true, "admin" },
+    { "GET",    "/api/v1/missions",             gateway_api_missions_list,   true, NULL },
+    { "POST",   "/api/v1/missions",             gateway_api_missions_create, true, NULL },
+    { "GET",    "/api/v1/missions/{id}",        gateway_api_missions_get,    true, NULL },
+    { "PATCH",  "/api/v1/missions/{id}",        gateway_api_missions_update, true, NULL },
+    { "DELETE", "/api/v1/missions/{id}",        gateway_api_missions_delete, true, NULL },
+    { "POST",   "/api/v1/evidence/upload-url",  gateway_api_evidence_upload_url, true, NULL },
+    //  No token: the signed URL is the credential
+    { "PUT",    "/api/v1/evidence/{id}/upload", gateway_api_evidence_upload, false, NULL },
+    { "GET",    "/api/v1/evidence",             gateway_api_evidence_list,   true, NULL },
+    { "GET",    "/api/v1/evidence/{id}",        gateway_api_evidence_get,    true, NULL },
+    { "GET",    "/api/v1/evidence/{id}/content", gateway_api_evidence_content, true, NULL },
+    { "DELETE", "/api/v1/evidence/{id}",        gateway_api_evidence_delete, true, NULL },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 

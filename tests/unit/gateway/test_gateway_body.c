@@ -556,6 +556,85 @@ Test (form, parameter_count_capped)
     cr_assert_eq (s_form (body, "p0", value, sizeof value, &present), 400);
 }
 
+//  Parses name from a query string as an integer; s_error holds the reason
+static int
+s_integer (const char *query, const char *name, int64_t *value, bool *present)
+{
+    s_error [0] = '\0';
+    return gateway_body_form_integer (query, strlen (query), name, value, present,
+                                      s_error, sizeof s_error);
+}
+
+Test (form, integer_decimal_only)
+{
+    int64_t value = 7;
+    bool present = false;
+    cr_assert_eq (s_integer ("limit=20&cursor=abc", "limit", &value, &present), 0);
+    cr_assert (present);
+    cr_assert_eq (value, 20);
+    cr_assert_eq (s_integer ("limit=-1", "limit", &value, &present), 0);
+    cr_assert_eq (value, -1);
+    cr_assert_eq (s_integer ("limit=0", "limit", &value, &present), 0);
+    cr_assert_eq (value, 0);
+    cr_assert_eq (s_integer ("limit=007", "limit", &value, &present), 0);
+    cr_assert_eq (value, 7);
+    //  Percent-encoded digits are digits
+    cr_assert_eq (s_integer ("expires=%31%32", "expires", &value, &present), 0);
+    cr_assert_eq (value, 12);
+    //  Absent: 0 with nothing set
+    value = 7;
+    cr_assert_eq (s_integer ("cursor=abc", "limit", &value, &present), 0);
+    cr_assert_not (present);
+    cr_assert_eq (value, 0);
+    cr_assert_eq (s_integer ("", "limit", &value, &present), 0);
+    cr_assert_not (present);
+    cr_assert_eq (gateway_body_form_integer (NULL, 0, "limit", &value, NULL, NULL, 0), 0);
+
+    const char *bad [] = {
+        "limit=", "limit", "limit=abc", "limit=1.5", "limit=1e2", "limit=+5", "limit=%2B5",
+        "limit=5+", "limit=+", "limit=-", "limit=--1", "limit=1-", "limit=%205", "limit=0x10",
+        "limit=%EF%BC%91"
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        value = 7;
+        present = true;
+        cr_assert_eq (s_integer (bad [i], "limit", &value, &present), 422, "%s", bad [i]);
+        cr_assert_str_eq (s_error, "limit must be an integer", "%s", bad [i]);
+        cr_assert_not (present, "%s", bad [i]);
+        cr_assert_eq (value, 0, "%s", bad [i]);
+    }
+}
+
+Test (form, integer_int64_bounds)
+{
+    int64_t value;
+    bool present;
+    cr_assert_eq (s_integer ("n=9223372036854775807", "n", &value, &present), 0);
+    cr_assert_eq (value, INT64_MAX);
+    cr_assert_eq (s_integer ("n=-9223372036854775808", "n", &value, &present), 0);
+    cr_assert_eq (value, INT64_MIN);
+    cr_assert_eq (s_integer ("n=9223372036854775808", "n", &value, &present), 422);
+    cr_assert_eq (s_integer ("n=-9223372036854775809", "n", &value, &present), 422);
+    cr_assert_eq (s_integer ("n=99999999999999999999999", "n", &value, &present), 422);
+    //  However long, a value is refused as no integer, never as malformed
+    char query [2100] = "n=";
+    memset (query + 2, '1', 2000);
+    query [2002] = '\0';
+    cr_assert_eq (s_integer (query, "n", &value, &present), 422);
+}
+
+Test (form, integer_malformed_query)
+{
+    int64_t value;
+    bool present = true;
+    //  The whole query is checked, whichever parameter is asked for
+    cr_assert_eq (s_integer ("limit=1&limit=2", "limit", &value, &present), 400);
+    cr_assert_not (present);
+    cr_assert_eq (s_integer ("limit=1&cursor=%zz", "limit", &value, &present), 400);
+    cr_assert_eq (s_integer ("a=1&a=2&limit=3", "limit", &value, &present), 400);
+    cr_assert_str_eq (s_error, "the parameters are malformed or repeated");
+}
+
 //  ----------------------------------------------------------------------
 //  Media types
 
