@@ -35,9 +35,10 @@ s_mail_token_except (const char *to, const char *path, const char *except, char 
             text [n] = 0;
             fclose (in);
             char needle [400];
+            //  The service lower-cases the domain of the address
             snprintf (needle, sizeof needle, "To: %s", to);
             const char *link = strstr (text, path);
-            if (strstr (text, needle) && link && strcmp (entry->d_name, best) > 0) {
+            if (strcasestr (text, needle) && link && strcmp (entry->d_name, best) > 0) {
                 const char *t = strstr (link, "token=");
                 int len = t? (int) strcspn (t + 6, " \r\n"): 0;
                 bool excluded = t && except && (int) strlen (except) == len && strncmp (except, t + 6, len) == 0;
@@ -83,7 +84,7 @@ s_mail_with (const char *to, const char *needle)
                 continue;
             text [fread (text, 1, sizeof text - 1, in)] = 0;
             fclose (in);
-            found = strstr (text, recipient) && strstr (text, needle);
+            found = strcasestr (text, recipient) && strstr (text, needle);
         }
         if (handle)
             closedir (handle);

@@ -15,6 +15,7 @@ stack_env (const char *name)
 typedef struct {
     char *data;
     size_t size, used;
+    bool grow;                      //  realloc as needed (whole bodies)
 } sink_t;
 
 static size_t
@@ -22,6 +23,14 @@ s_sink (char *ptr, size_t size, size_t nmemb, void *arg)
 {
     sink_t *sink = (sink_t *) arg;
     size_t len = size * nmemb;
+    if (sink->grow && sink->used + len + 1 > sink->size) {
+        size_t want = (sink->used + len + 1) * 2;
+        char *bigger = realloc (sink->data, want);
+        if (!bigger)
+            return 0;
+        sink->data = bigger;
+        sink->size = want;
+    }
     size_t room = sink->size - 1 - sink->used;
     size_t take = len < room? len: room;
     memcpy (sink->data + sink->used, ptr, take);
@@ -31,15 +40,20 @@ s_sink (char *ptr, size_t size, size_t nmemb, void *arg)
 }
 
 void
-stack_http (const char *method, const char *path, const char *extra_header,
-            const char *body, stack_http_t *out)
+stack_http_bytes (const char *method, const char *target, const char *extra_header,
+                  const void *body, size_t body_len, stack_http_t *out, char **data_p, size_t *len_p)
 {
     memset (out, 0, sizeof *out);
-    char url [512];
-    snprintf (url, sizeof url, "http://127.0.0.1:%s%s", stack_env ("GATEWAY_HTTP_PORT"), path);
+    char url [4096];
+    if (strncmp (target, "http", 4) == 0)
+        snprintf (url, sizeof url, "%s", target);
+    else
+        snprintf (url, sizeof url, "http://127.0.0.1:%s%s", stack_env ("GATEWAY_HTTP_PORT"), target);
     CURL *curl = curl_easy_init ();
-    sink_t body_sink = { out->body, sizeof out->body, 0 };
-    sink_t head_sink = { out->headers, sizeof out->headers, 0 };
+    sink_t body_sink = { out->body, sizeof out->body, 0, false };
+    if (data_p)
+        body_sink = (sink_t) { malloc (1), 1, 0, true };
+    sink_t head_sink = { out->headers, sizeof out->headers, 0, false };
     //  extra_header may hold several headers separated by newlines
     struct curl_slist *headers = NULL;
     bool typed = false;
@@ -56,18 +70,34 @@ stack_http (const char *method, const char *path, const char *extra_header,
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     if (streq (method, "HEAD"))
         curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
-    if (body)
+    if (body) {
+        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) body_len);
         curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+    }
     curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_sink);
     curl_easy_setopt (curl, CURLOPT_WRITEDATA, &body_sink);
     curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_sink);
     curl_easy_setopt (curl, CURLOPT_HEADERDATA, &head_sink);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 30000L);
     if (curl_easy_perform (curl) == CURLE_OK)
         curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all (headers);
     curl_easy_cleanup (curl);
+    if (data_p) {
+        //  The start of the body also lands in out->body, for messages
+        snprintf (out->body, sizeof out->body, "%.*s", (int) (body_sink.used < sizeof out->body - 1
+                  ? body_sink.used: sizeof out->body - 1), body_sink.data);
+        *data_p = body_sink.data;
+        *len_p = body_sink.used;
+    }
+}
+
+void
+stack_http (const char *method, const char *path, const char *extra_header,
+            const char *body, stack_http_t *out)
+{
+    stack_http_bytes (method, path, extra_header, body, body? strlen (body): 0, out, NULL, NULL);
 }
 
 bool

@@ -29,6 +29,14 @@ void
     stack_http (const char *method, const char *path, const char *extra_header,
                 const char *body, stack_http_t *out);
 
+//  Like stack_http with a body of body_len bytes (any bytes) and target a
+//  path or a full URL. When data_p is not NULL the whole response body is
+//  returned there (malloc'd, NUL-terminated, caller frees) with its length.
+void
+    stack_http_bytes (const char *method, const char *target, const char *extra_header,
+                      const void *body, size_t body_len, stack_http_t *out,
+                      char **data_p, size_t *len_p);
+
 //  The value of a response header (case-insensitive), copied into value
 bool
     stack_http_header (const stack_http_t *res, const char *name, char *value, size_t size);
