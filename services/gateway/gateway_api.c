@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include "gateway_api.h"
 #include "gateway_body.h"
+#include "gateway_metrics.h"
 
 cm_err_t
 gateway_api_call (gateway_req_t *req, cm_svc_t svc, int msg_id, const void *body,
@@ -9,7 +10,10 @@ gateway_api_call (gateway_req_t *req, cm_svc_t svc, int msg_id, const void *body
 {
     cm_ctx_t ctx = req->ctx;
     ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
-    return cm_client_call (req->backends->clients [svc], &ctx, msg_id, body, reply, info);
+    int64_t started = zclock_usecs ();
+    cm_err_t result = cm_client_call (req->backends->clients [svc], &ctx, msg_id, body, reply, info);
+    gateway_metrics_backend (svc, result, zclock_usecs () - started);
+    return result;
 }
 
 void

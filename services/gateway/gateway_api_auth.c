@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include "gateway_api.h"
 #include "gateway_api_auth.h"
+#include "gateway_edge.h"
 #include "gateway_auth.h"
 #include "gateway_body.h"
 
@@ -115,6 +116,12 @@ gateway_api_token (gateway_req_t *req)
     if (streq (grant, "password")) {
         if (!has_username || !has_password || !*username || !*password) {
             gateway_send_error (req, 400, "invalid_request", "username and password are required");
+            return;
+        }
+        //  Per account as well as per IP: spreading guesses over many
+        //  addresses does not buy more tries at one account
+        if (gateway_edge_limit (req->edge, req, GATEWAY_RL_TOKEN_ACCOUNT, username)) {
+            explicit_bzero (password, sizeof password);
             return;
         }
         proto_auth_login_req_t call = { .email = username, .password = password,

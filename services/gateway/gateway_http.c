@@ -6,12 +6,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "gateway_audit.h"
+#include "gateway_edge.h"
 #include "gateway_http.h"
+#include "gateway_tls.h"
 #include "gateway_metrics.h"
 #include "gateway_routes.h"
 #include "../../common/cm_log.h"
 
 struct gateway_http_s {
+    gateway_edge_t *edge;               //  client IP, CORS, rate limits
     struct mg_context *public_ctx;      //  the API ports
     struct mg_context *metrics_ctx;     //  internal /metrics port
     const cm_config_t *cfg;             //  borrowed
@@ -51,7 +54,8 @@ gateway_send_head (gateway_req_t *req, int status, const char *content_type,
 {
     assert (content_type || status == 204);
     assert (!extra || strlen (extra) <= GATEWAY_HTTP_EXTRA_MAX);
-    char head [1024 + GATEWAY_HTTP_EXTRA_MAX], framing [160] = "", retry [48] = "";
+    char head [1024 + GATEWAY_HTTP_EDGE_HEADERS_MAX + GATEWAY_HTTP_EXTRA_MAX];
+    char framing [160] = "", retry [48] = "";
     if (req->retry_after_s > 0)
         snprintf (retry, sizeof retry, "Retry-After: %lld\r\n", (long long) req->retry_after_s);
     //  A 204 carries no body and so no framing headers (RFC 9110 8.6)
@@ -67,11 +71,12 @@ gateway_send_head (gateway_req_t *req, int status, const char *content_type,
         "Referrer-Policy: no-referrer\r\n"
         "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
         "Cache-Control: no-store\r\n"
-        "%s%s%s%s"
+        "%s%s%s%.*s%s"
         "\r\n",
         status, s_reason (status), framing, req->ctx.rid,
         req->info->is_ssl? "Strict-Transport-Security: max-age=63072000; includeSubDomains\r\n": "",
-        status == 401? "WWW-Authenticate: Bearer\r\n": "", retry, extra? extra: "");
+        status == 401? "WWW-Authenticate: Bearer\r\n": "", retry,
+        (int) req->headers_len, req->headers, extra? extra: "");
     assert (n > 0 && (size_t) n < sizeof head);
     mg_write (req->conn, head, (size_t) n);
     req->status = status;
@@ -185,14 +190,15 @@ s_handle (struct mg_connection *conn, void *cbdata)
     gateway_req_t req = {
         .conn = conn, .info = mg_get_request_info (conn),
         .backends = (gateway_backends_t *) mg_get_thread_pointer (conn),
-        .cfg = self->cfg, .route = "unmatched", .status = 0
+        .cfg = self->cfg, .edge = self->edge, .route = "unmatched", .status = 0,
+        .limit_remaining = -1
     };
     const char *rid = mg_get_header (conn, "X-Request-Id");
     if (s_sane_request_id (rid))
         snprintf (req.ctx.rid, sizeof req.ctx.rid, "%s", rid);
     else
         cm_ctx_new_request_id (req.ctx.rid);
-    snprintf (req.ctx.ip, sizeof req.ctx.ip, "%s", req.info->remote_addr);
+    gateway_edge_client_ip (self->edge, &req);
     cm_log_set_request_id (req.ctx.rid);
 
     if (!req.backends)
@@ -212,7 +218,7 @@ s_handle (struct mg_connection *conn, void *cbdata)
         gateway_audit_event (&req.ctx, "authz.denied", "denied", detail);
     }
     int64_t duration = zclock_usecs () - started;
-    gateway_metrics_observe (req.status, duration);
+    gateway_metrics_observe (req.route, req.status, duration);
     char status [8], micros [24];
     snprintf (status, sizeof status, "%d", req.status);
     snprintf (micros, sizeof micros, "%lld", (long long) duration);
@@ -226,9 +232,13 @@ s_handle (struct mg_connection *conn, void *cbdata)
 static int
 s_metrics (struct mg_connection *conn, void *cbdata)
 {
-    (void) cbdata;
-    static _Thread_local char body [64 * 1024];
-    size_t len = gateway_metrics_render (body, sizeof body);
+    gateway_http_t *self = (gateway_http_t *) cbdata;
+    static _Thread_local char body [128 * 1024];
+    gateway_metrics_extra_t extra = {
+        .limiter_fallbacks = gateway_edge_limiter_fallbacks (self->edge),
+        .limiter_errors = gateway_edge_limiter_errors (self->edge)
+    };
+    size_t len = gateway_metrics_render (body, sizeof body, &extra);
     mg_printf (conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n", len);
     mg_write (conn, body, len);
@@ -269,6 +279,14 @@ s_exit_thread (const struct mg_context *ctx, int thread_type, void *thread_point
     }
 }
 
+//  CivetWeb's OpenSSL context, ours to configure: 1 = done, -1 = fail
+static int
+s_init_ssl (void *ssl_ctx, void *user_data)
+{
+    gateway_http_t *self = (gateway_http_t *) user_data;
+    return self && gateway_tls_configure (ssl_ctx, self->cfg) == 0? 1: -1;
+}
+
 static struct mg_context *
 s_start (gateway_http_t *self, const char **options, bool with_backends,
          mg_request_handler handler)
@@ -278,6 +296,8 @@ s_start (gateway_http_t *self, const char **options, bool with_backends,
     callbacks.log_message = s_log_message;
     callbacks.init_thread = s_init_thread;
     callbacks.exit_thread = s_exit_thread;
+    if (with_backends && gateway_tls_enabled (self->cfg))
+        callbacks.init_ssl = s_init_ssl;
     //  Only the public server's threads get backend clients: its user data
     //  is self, the metrics server's is NULL
     struct mg_init_data init = { &callbacks, with_backends? self: NULL, options };
@@ -297,13 +317,28 @@ s_start (gateway_http_t *self, const char **options, bool with_backends,
 gateway_http_t *
 gateway_http_new (const cm_config_t *cfg, zcert_t *cert)
 {
-    mg_init_library (MG_FEATURES_TLS);
+    bool tls = gateway_tls_enabled (cfg);
+    unsigned features = tls && gateway_tls_preload () == 0? mg_init_library (MG_FEATURES_TLS)
+                                                          : mg_init_library (0);
+    if (tls && !(features & MG_FEATURES_TLS)) {
+        cm_error ("TLS files are set but CivetWeb cannot use OpenSSL: not starting");
+        return NULL;
+    }
     gateway_http_t *self = (gateway_http_t *) zmalloc (sizeof (gateway_http_t));
     self->cfg = cfg;
     self->cert = cert;
+    self->edge = gateway_edge_new (cfg);
+    if (!self->edge) {
+        free (self);
+        return NULL;
+    }
 
-    char ports [128], threads [16], metrics_port [64], head_max [16];
-    snprintf (ports, sizeof ports, "%s:%lld", cfg->gateway_bind_address, (long long) cfg->gateway_http_port);
+    char ports [256], threads [16], metrics_port [64], head_max [16];
+    int at = snprintf (ports, sizeof ports, "%s:%lld", cfg->gateway_bind_address,
+                       (long long) cfg->gateway_http_port);
+    if (gateway_tls_enabled (cfg))
+        snprintf (ports + at, sizeof ports - (size_t) at, ",%s:%llds", cfg->gateway_bind_address,
+                  (long long) cfg->gateway_https_port);
     snprintf (threads, sizeof threads, "%lld", (long long) cfg->gateway_threads);
     snprintf (head_max, sizeof head_max, "%d", GATEWAY_HTTP_HEAD_MAX);
     snprintf (metrics_port, sizeof metrics_port, "127.0.0.1:%lld", (long long) cfg->gateway_metrics_port);
@@ -330,6 +365,8 @@ gateway_http_new (const cm_config_t *cfg, zcert_t *cert)
         "cgi_pattern", "",
         "ssi_pattern", "",
         "index_files", "",
+        //  TLS 1.2 and later; the rest of the policy is set in gateway_tls
+        "ssl_protocol_version", "4",
         NULL
     };
     self->public_ctx = s_start (self, options, true, s_handle);
@@ -361,6 +398,7 @@ gateway_http_destroy (gateway_http_t **self_p)
             mg_stop (self->public_ctx);
         if (self->metrics_ctx)
             mg_stop (self->metrics_ctx);
+        gateway_edge_destroy (&self->edge);
         free (self);
         *self_p = NULL;
     }

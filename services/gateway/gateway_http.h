@@ -20,9 +20,15 @@ typedef struct gateway_http_s gateway_http_t;
 //  Longest set of extra header lines gateway_send_head takes
 #define GATEWAY_HTTP_EXTRA_MAX  4096
 
+//  Bytes of header lines the edge policies (CORS, rate limits) add to a response
+#define GATEWAY_HTTP_EDGE_HEADERS_MAX 1024
+
+struct gateway_edge_s;
+
 //  A request in flight: what handlers read and what the access log needs
 typedef struct {
     struct mg_connection *conn;
+    struct gateway_edge_s *edge;        //  process-wide policies
     const struct mg_request_info *info;
     gateway_backends_t *backends;       //  this thread's clients
     const cm_config_t *cfg;
@@ -31,6 +37,10 @@ typedef struct {
     char params [2][65];                //  {id} segments of the matched path
     int64_t retry_after_s;              //  > 0: send Retry-After with the response
     int status;                         //  set when the response is sent
+    char headers [GATEWAY_HTTP_EDGE_HEADERS_MAX];   //  lines every response to it carries
+    size_t headers_len;
+    size_t limit_headers_at;            //  where the RateLimit-* lines start in headers
+    int64_t limit_remaining;            //  of the tightest bucket so far; -1: none yet
 } gateway_req_t;
 
 //  ----------------------------------------------------------------------
@@ -44,8 +54,8 @@ void
 //  ----------------------------------------------------------------------
 //  Send the status line and headers of a response: the standard ones
 //  (X-Request-Id, nosniff, DENY, no-referrer, CSP, no-store, HSTS on TLS,
-//  WWW-Authenticate on 401, Retry-After when set), Content-Type and
-//  Content-Length unless status is 204, then extra (whole "Name: value\r\n"
+//  WWW-Authenticate on 401, Retry-After when set, the edge's req->headers),
+//  Content-Type and Content-Length unless status is 204, then extra (whole "Name: value\r\n"
 //  lines of at most GATEWAY_HTTP_EXTRA_MAX bytes, or NULL). Records status
 //  for the access log and metrics. The body follows with gateway_send_body.
 void

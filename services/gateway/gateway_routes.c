@@ -5,6 +5,7 @@
 #include "gateway_api_evidence.h"
 #include "gateway_api_missions.h"
 #include "gateway_auth.h"
+#include "gateway_edge.h"
 #include "../../common/cm_log.h"
 
 static void
@@ -68,50 +69,60 @@ s_openapi (gateway_req_t *req)
     gateway_send_json (req, 200, gateway_openapi, gateway_openapi_len);
 }
 
+//  Rate-limit columns: NO_LIMIT for probes; else buckets counted in order
+//  (the default bucket first, so a refused request uses up nothing else)
+#define NO_LIMIT     -1
+#define DEFAULT      GATEWAY_RL_DEFAULT
+#define MISSION      GATEWAY_RL_MISSION_CREATE
+#define TOKEN        GATEWAY_RL_TOKEN_IP
+#define REGISTER     GATEWAY_RL_REGISTER_IP
+
 typedef struct {
     const char *method;
     const char *pattern;            //  "/api/v1/auth/sessions/{id}": {id} takes one segment
     gateway_handler_fn *handler;
     bool needs_user;                //  a verified access token first
     const char *role;               //  and this role in it (NULL: any)
+    int limit;                      //  a gateway_rl_bucket_t, or NO_LIMIT
+    int extra_limit;                //  a second bucket, or NO_LIMIT
 } route_t;
 
 static const route_t s_routes [] = {
-    { "GET",    "/healthz",                     s_healthz,                  false, NULL },
-    { "GET",    "/readyz",                      s_readyz,                   false, NULL },
-    { "GET",    "/api/v1/openapi.json",         s_openapi,                  false, NULL },
-    { "GET",    "/.well-known/jwks.json",       gateway_api_jwks,           false, NULL },
-    { "POST",   "/api/v1/auth/register",        gateway_api_register,       false, NULL },
-    { "POST",   "/api/v1/auth/token",           gateway_api_token,          false, NULL },
-    { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true, NULL },
-    { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true, NULL },
-    { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true, NULL },
-    { "GET",    "/api/v1/users/me",             gateway_api_me,             true, NULL },
-    { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true, NULL },
-    { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true, NULL },
-    { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true, NULL },
-    { "POST",   "/api/v1/auth/magic-link",      gateway_api_magic_link,     false, NULL },
-    { "POST",   "/api/v1/auth/magic-link/verify", gateway_api_magic_verify, false, NULL },
-    { "POST",   "/api/v1/auth/password",        gateway_api_password_change, true, NULL },
-    { "POST",   "/api/v1/auth/password/forgot", gateway_api_password_forgot, false, NULL },
-    { "POST",   "/api/v1/auth/password/reset",  gateway_api_password_reset, false, NULL },
-    { "POST",   "/api/v1/auth/email/verify",    gateway_api_email_verify,   false, NULL },
-    { "POST",   "/api/v1/auth/email/verify/resend", gateway_api_email_resend, true, NULL },
-    { "POST",   "/api/v1/admin/users/{id}/lock",   gateway_api_admin_lock,   true, "admin" },
-    { "POST",   "/api/v1/admin/users/{id}/unlock", gateway_api_admin_unlock, true, "admin" },
-    { "DELETE", "/api/v1/admin/users/{id}/sessions", gateway_api_admin_revoke, true, "admin" },
-    { "GET",    "/api/v1/missions",             gateway_api_missions_list,   true, NULL },
-    { "POST",   "/api/v1/missions",             gateway_api_missions_create, true, NULL },
-    { "GET",    "/api/v1/missions/{id}",        gateway_api_missions_get,    true, NULL },
-    { "PATCH",  "/api/v1/missions/{id}",        gateway_api_missions_update, true, NULL },
-    { "DELETE", "/api/v1/missions/{id}",        gateway_api_missions_delete, true, NULL },
-    { "POST",   "/api/v1/evidence/upload-url",  gateway_api_evidence_upload_url, true, NULL },
+    { "GET",    "/healthz",                     s_healthz,                  false, NULL, NO_LIMIT, NO_LIMIT },
+    { "GET",    "/readyz",                      s_readyz,                   false, NULL, NO_LIMIT, NO_LIMIT },
+    { "GET",    "/api/v1/openapi.json",         s_openapi,                  false, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/.well-known/jwks.json",       gateway_api_jwks,           false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/register",        gateway_api_register,       false, NULL, REGISTER, NO_LIMIT },
+    { "POST",   "/api/v1/auth/token",           gateway_api_token,          false, NULL, TOKEN, NO_LIMIT },
+    { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/users/me",             gateway_api_me,             true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/magic-link",      gateway_api_magic_link,     false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/magic-link/verify", gateway_api_magic_verify, false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/password",        gateway_api_password_change, true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/password/forgot", gateway_api_password_forgot, false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/password/reset",  gateway_api_password_reset, false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/email/verify",    gateway_api_email_verify,   false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/email/verify/resend", gateway_api_email_resend, true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/admin/users/{id}/lock",   gateway_api_admin_lock,   true, "admin", DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/admin/users/{id}/unlock", gateway_api_admin_unlock, true, "admin", DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/admin/users/{id}/sessions", gateway_api_admin_revoke, true, "admin", DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/missions",             gateway_api_missions_list,   true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/missions",             gateway_api_missions_create, true, NULL, DEFAULT, MISSION },
+    { "GET",    "/api/v1/missions/{id}",        gateway_api_missions_get,    true, NULL, DEFAULT, NO_LIMIT },
+    { "PATCH",  "/api/v1/missions/{id}",        gateway_api_missions_update, true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/missions/{id}",        gateway_api_missions_delete, true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/evidence/upload-url",  gateway_api_evidence_upload_url, true, NULL, DEFAULT, NO_LIMIT },
     //  No token: the signed URL is the credential
-    { "PUT",    "/api/v1/evidence/{id}/upload", gateway_api_evidence_upload, false, NULL },
-    { "GET",    "/api/v1/evidence",             gateway_api_evidence_list,   true, NULL },
-    { "GET",    "/api/v1/evidence/{id}",        gateway_api_evidence_get,    true, NULL },
-    { "GET",    "/api/v1/evidence/{id}/content", gateway_api_evidence_content, true, NULL },
-    { "DELETE", "/api/v1/evidence/{id}",        gateway_api_evidence_delete, true, NULL },
+    { "PUT",    "/api/v1/evidence/{id}/upload", gateway_api_evidence_upload, false, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/evidence",             gateway_api_evidence_list,   true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/evidence/{id}",        gateway_api_evidence_get,    true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/evidence/{id}/content", gateway_api_evidence_content, true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/evidence/{id}",        gateway_api_evidence_delete, true, NULL, DEFAULT, NO_LIMIT },
 };
 #define ROUTE_COUNT (sizeof s_routes / sizeof s_routes [0])
 
@@ -138,27 +149,53 @@ s_match (const char *pattern, const char *path, char params [2][65])
     return *pattern == 0 && *path == 0;
 }
 
+//  The methods of every route on path, "GET, POST" (for CORS preflights)
+static void
+s_methods_of (const char *path, char *out, size_t size)
+{
+    char params [2][65];
+    size_t len = 0;
+    out [0] = 0;
+    for (size_t i = 0; i < ROUTE_COUNT && len < size; i++)
+        if (s_match (s_routes [i].pattern, path, params))
+            len += (size_t) snprintf (out + len, size - len, "%s%s", len? ", ": "", s_routes [i].method);
+}
+
 void
 gateway_routes_dispatch (gateway_req_t *req)
 {
     const char *path = req->info->local_uri? req->info->local_uri: "";
     const char *method = req->info->request_method;
+    char methods [128];
+    s_methods_of (path, methods, sizeof methods);
+    //  Cross-origin policy first: a preflight carries no token, and every
+    //  answer (errors too) must carry the CORS headers it decides
+    if (gateway_edge_cors (req->edge, req, *methods? methods: NULL))
+        return;
     bool path_known = false;
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (!s_match (s_routes [i].pattern, path, req->params))
+        const route_t *route = &s_routes [i];
+        if (!s_match (route->pattern, path, req->params))
             continue;
         path_known = true;
-        req->route = s_routes [i].pattern;
+        req->route = route->pattern;
         //  HEAD is answered like GET by the same handler
-        if (streq (s_routes [i].method, method)
-        || (streq (method, "HEAD") && streq (s_routes [i].method, "GET"))) {
-            if (s_routes [i].needs_user && gateway_auth_verify (req))
+        if (streq (route->method, method)
+        || (streq (method, "HEAD") && streq (route->method, "GET"))) {
+            if (route->needs_user && gateway_auth_verify (req))
                 return;             //  refused, answer already sent
-            if (s_routes [i].role && !cm_ctx_has_role (&req->ctx, s_routes [i].role)) {
+            if (route->role && !cm_ctx_has_role (&req->ctx, route->role)) {
                 gateway_send_error (req, 403, "forbidden", "this needs the admin role");
                 return;
             }
-            s_routes [i].handler (req);
+            //  Counted per user once the token is verified, else per client IP
+            if (route->limit != NO_LIMIT
+            &&  gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->limit, NULL))
+                return;
+            if (route->extra_limit != NO_LIMIT
+            &&  gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->extra_limit, NULL))
+                return;
+            route->handler (req);
             return;
         }
     }
@@ -168,4 +205,17 @@ gateway_routes_dispatch (gateway_req_t *req)
         req->route = "unmatched";
         gateway_send_error (req, 404, "not_found", "no such route");
     }
+}
+
+size_t
+gateway_routes_count (void)
+{
+    return ROUTE_COUNT;
+}
+
+void
+gateway_routes_get (size_t index, const char **method, const char **pattern)
+{
+    *method = index < ROUTE_COUNT? s_routes [index].method: NULL;
+    *pattern = index < ROUTE_COUNT? s_routes [index].pattern: NULL;
 }

@@ -1,0 +1,56 @@
+/*  gateway_edge - the policies every request meets at the door
+
+    One process-wide set, built from the configuration at start-up (a bad
+    TRUSTED_PROXIES or CORS_ALLOWED_ORIGINS stops the gateway): who the
+    client is (X-Forwarded-For only from trusted proxies), which origins
+    may call cross-site, and how often a caller may come. The headers these
+    decide go into the request's header lines, sent with every response.
+*/
+#ifndef GATEWAY_EDGE_H_INCLUDED
+#define GATEWAY_EDGE_H_INCLUDED
+
+#include "gateway_http.h"
+#include "gateway_ratelimit.h"
+
+typedef struct gateway_edge_s gateway_edge_t;
+
+//  ----------------------------------------------------------------------
+//  Build the policies from cfg. NULL (logged, naming the variable) when a
+//  setting is malformed or GATEWAY_ENV=production would serve plain HTTP to
+//  the internet (no TLS files and no TRUSTED_PROXIES).
+gateway_edge_t *
+    gateway_edge_new (const cm_config_t *cfg);
+void
+    gateway_edge_destroy (gateway_edge_t **self_p);
+
+//  ----------------------------------------------------------------------
+//  Set req->ctx.ip from the TCP peer and, behind trusted proxies only,
+//  X-Forwarded-For.
+void
+    gateway_edge_client_ip (const gateway_edge_t *self, gateway_req_t *req);
+
+//  ----------------------------------------------------------------------
+//  Apply CORS to req given the methods its path allows ("GET, POST"; NULL
+//  when the path is unknown). Adds the response headers to req. Returns
+//  true when the request was a preflight and has been answered (204/403).
+bool
+    gateway_edge_cors (const gateway_edge_t *self, gateway_req_t *req, const char *route_methods);
+
+//  ----------------------------------------------------------------------
+//  Count req against bucket; the subject is the user when req carries one,
+//  else the client IP, or account (a username, for the token endpoint).
+//  Adds the RateLimit-* headers. Returns 0 to go on, or the status already
+//  answered: 429 (with Retry-After, audited at most once a minute per
+//  caller) or 503 when a fail-closed bucket cannot be checked.
+int
+    gateway_edge_limit (gateway_edge_t *self, gateway_req_t *req, gateway_rl_bucket_t bucket,
+                        const char *account);
+
+//  ----------------------------------------------------------------------
+//  Counters for /metrics
+uint64_t
+    gateway_edge_limiter_fallbacks (const gateway_edge_t *self);
+uint64_t
+    gateway_edge_limiter_errors (const gateway_edge_t *self);
+
+#endif
