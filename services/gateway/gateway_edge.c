@@ -8,6 +8,7 @@
 #include "../../common/cm_log.h"
 
 struct gateway_edge_s {
+    bool production;                    //  GATEWAY_ENV=production
     gateway_client_ip_t *proxies;
     gateway_cors_t *cors;
     gateway_ratelimit_t *limits;
@@ -40,8 +41,10 @@ gateway_edge_new (const cm_config_t *cfg)
         cm_log_fields (CM_LOG_ERROR, "refusing to serve plain HTTP in production", "variable",
                        "TLS_CERT_FILE", "reason", "set TLS_CERT_FILE and TLS_KEY_FILE, or TRUSTED_PROXIES",
                        (const char *) NULL);
-    else
+    else {
+        self->production = production;
         return self;
+    }
     gateway_edge_destroy (&self);
     return NULL;
 }
@@ -65,6 +68,16 @@ gateway_edge_client_ip (const gateway_edge_t *self, gateway_req_t *req)
     if (gateway_client_ip_from_headers (self->proxies, req->info->remote_addr, req->info->http_headers,
                                         req->info->num_headers, req->ctx.ip, sizeof req->ctx.ip) != 0)
         snprintf (req->ctx.ip, sizeof req->ctx.ip, "%s", req->info->remote_addr);
+}
+
+bool
+gateway_edge_refuse_plain (const gateway_edge_t *self, gateway_req_t *req, bool probe)
+{
+    if (!self->production || req->info->is_ssl || probe
+    ||  gateway_client_ip_trusted (self->proxies, req->info->remote_addr))
+        return false;
+    gateway_send_error (req, 403, "https_required", "use HTTPS");
+    return true;
 }
 
 bool

@@ -30,6 +30,13 @@ void
     gateway_edge_client_ip (const gateway_edge_t *self, gateway_req_t *req);
 
 //  ----------------------------------------------------------------------
+//  In production, plain HTTP is only for TLS-terminating proxies in
+//  TRUSTED_PROXIES (and for probes of /healthz and /readyz): anyone else
+//  gets 403 https_required. Returns true when req has been answered so.
+bool
+    gateway_edge_refuse_plain (const gateway_edge_t *self, gateway_req_t *req, bool probe);
+
+//  ----------------------------------------------------------------------
 //  Apply CORS to req given the methods its path allows ("GET, POST"; NULL
 //  when the path is unknown). Adds the response headers to req. Returns
 //  true when the request was a preflight and has been answered (204/403).

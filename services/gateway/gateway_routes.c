@@ -166,6 +166,8 @@ gateway_routes_dispatch (gateway_req_t *req)
 {
     const char *path = req->info->local_uri? req->info->local_uri: "";
     const char *method = req->info->request_method;
+    if (gateway_edge_refuse_plain (req->edge, req, streq (path, "/healthz") || streq (path, "/readyz")))
+        return;
     char methods [128];
     s_methods_of (path, methods, sizeof methods);
     //  Cross-origin policy first: a preflight carries no token, and every
