@@ -75,6 +75,20 @@ typedef struct {
     int64_t rl_token_per_min_ip;            //  RATE_LIMIT_TOKEN_PER_MIN_IP
     int64_t rl_token_per_min_account;       //  RATE_LIMIT_TOKEN_PER_MIN_ACCOUNT
     int64_t rl_register_per_hour_ip;        //  RATE_LIMIT_REGISTER_PER_HOUR_IP
+    char *audit_master_key_file;            //  AUDIT_MASTER_KEY_FILE
+    char *audit_checkpoint_key_file;        //  AUDIT_CHECKPOINT_KEY_FILE
+    char *audit_checkpoint_dir;             //  AUDIT_CHECKPOINT_DIR
+    int64_t audit_checkpoint_interval_s;    //  AUDIT_CHECKPOINT_INTERVAL_S
+    int64_t alert_window_s;                 //  ALERT_WINDOW_S
+    int64_t alert_denied_per_ip;            //  ALERT_DENIED_PER_IP
+    int64_t alert_denied_per_account;       //  ALERT_DENIED_PER_ACCOUNT
+    int64_t alert_login_failures_per_ip;    //  ALERT_LOGIN_FAILURES_PER_IP
+    int64_t alert_login_failures_per_account;   //  ALERT_LOGIN_FAILURES_PER_ACCOUNT
+    char *alert_webhook_url;                //  ALERT_WEBHOOK_URL
+    int64_t alert_webhook_timeout_ms;       //  ALERT_WEBHOOK_TIMEOUT_MS
+    char *gateway_audit_spool_dir;          //  GATEWAY_AUDIT_SPOOL_DIR
+    int64_t gateway_audit_spool_max_bytes;  //  GATEWAY_AUDIT_SPOOL_MAX_BYTES
+    int64_t client_resolve_interval_ms;     //  CLIENT_RESOLVE_INTERVAL_MS
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests

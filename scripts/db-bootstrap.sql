@@ -3,6 +3,8 @@
 -- Each backend service connects as <service>_svc, owns the schema <service> and can reach
 -- nothing else: no other schema, no public schema, no cluster-wide powers. Data crosses
 -- service lines only as messages, so the database must make any shortcut impossible.
+-- One exception: the schema audit and its append-only chain belong to audit_owner, a role
+-- nobody can log in as, so that audit_svc may add events and read them, never change them.
 --
 -- Run as a superuser, connected to the application database (normally "app"):
 --
@@ -85,6 +87,22 @@ BEGIN
         RAISE EXCEPTION 'db-bootstrap.sql: connect to the application database, not %', db;
     END IF;
 
+    -- audit_owner owns the audit schema and its append-only chain. Nobody logs in as it
+    -- and no role is a member of it, so nobody but a superuser can act as the owner:
+    -- audit_svc gets INSERT and SELECT on the chain and nothing that could undo that.
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'audit_owner') THEN
+        CREATE ROLE audit_owner;
+    END IF;
+    ALTER ROLE audit_owner WITH NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION
+        NOBYPASSRLS NOINHERIT CONNECTION LIMIT 0 PASSWORD NULL;
+    FOR membership IN
+        SELECT m.member::regrole::text AS member, m.roleid::regrole::text AS granted
+        FROM pg_auth_members m
+        WHERE m.roleid = 'audit_owner'::regrole OR m.member = 'audit_owner'::regrole
+    LOOP
+        EXECUTE format('REVOKE %s FROM %s', membership.granted, membership.member);
+    END LOOP;
+
     FOR svc IN SELECT name, password FROM bootstrap_service ORDER BY name LOOP
         role := svc.name || '_svc';
 
@@ -115,12 +133,19 @@ BEGIN
             EXECUTE format('REVOKE %s FROM %I', membership.granted, role);
         END LOOP;
 
+        -- The audit schema belongs to audit_owner (below), so that audit_svc cannot drop
+        -- the append-only chain; audit_svc may still create its own tables there.
         IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = svc.name) THEN
-            EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', svc.name, role);
+            EXECUTE format('CREATE SCHEMA %I AUTHORIZATION %I', svc.name,
+                           CASE WHEN svc.name = 'audit' THEN 'audit_owner' ELSE role END);
         ELSE
-            EXECUTE format('ALTER SCHEMA %I OWNER TO %I', svc.name, role);
+            EXECUTE format('ALTER SCHEMA %I OWNER TO %I', svc.name,
+                           CASE WHEN svc.name = 'audit' THEN 'audit_owner' ELSE role END);
         END IF;
         EXECUTE format('REVOKE ALL ON SCHEMA %I FROM PUBLIC', svc.name);
+        IF svc.name = 'audit' THEN
+            GRANT USAGE, CREATE ON SCHEMA audit TO audit_svc;
+        END IF;
 
         EXECUTE format('GRANT CONNECT ON DATABASE %I TO %I', db, role);
     END LOOP;
@@ -139,5 +164,46 @@ BEGIN
     REVOKE ALL ON SCHEMA public FROM PUBLIC;
 END
 $bootstrap$;
+
+-- The audit chain (services/audit): one row per event, seq 1, 2, ... and hash =
+-- SHA-256 (prev_hash || canonical event), see services/audit/audit_chain.h. It is owned by
+-- audit_owner, so audit_svc can only add and read rows: UPDATE, DELETE and TRUNCATE are
+-- refused by its privileges, and the triggers below refuse them to anyone else who might
+-- be granted them later. Personal data (ip, emails, names in detail) is never in here:
+-- it lives in audit_svc's own table audit.event_personal, which erasure empties for a user.
+CREATE TABLE IF NOT EXISTS audit.chain (
+    seq          bigint PRIMARY KEY CHECK (seq >= 1),
+    id           uuid NOT NULL UNIQUE,
+    at_ms        bigint NOT NULL CHECK (at_ms >= 0),
+    type         text NOT NULL CHECK (length (type) BETWEEN 1 AND 64),
+    service      text NOT NULL CHECK (length (service) BETWEEN 1 AND 32),
+    outcome      text NOT NULL CHECK (length (outcome) BETWEEN 1 AND 16),
+    user_id      uuid,
+    request_id   text CHECK (length (request_id) BETWEEN 1 AND 64),
+    detail       text CHECK (length (detail) BETWEEN 1 AND 4096),
+    prev_hash    text NOT NULL CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+    hash         text NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$'),
+    received_at  timestamptz NOT NULL DEFAULT now ()
+);
+CREATE INDEX IF NOT EXISTS chain_user_id ON audit.chain (user_id, seq);
+CREATE INDEX IF NOT EXISTS chain_type ON audit.chain (type, seq);
+ALTER TABLE audit.chain OWNER TO audit_owner;
+REVOKE ALL ON audit.chain FROM PUBLIC;
+REVOKE ALL ON audit.chain FROM audit_svc;
+GRANT SELECT, INSERT ON audit.chain TO audit_svc;
+
+CREATE OR REPLACE FUNCTION audit.chain_refuse_change () RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $refuse$
+BEGIN
+    RAISE EXCEPTION 'audit.chain is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$refuse$;
+ALTER FUNCTION audit.chain_refuse_change () OWNER TO audit_owner;
+REVOKE ALL ON FUNCTION audit.chain_refuse_change () FROM PUBLIC;
+CREATE OR REPLACE TRIGGER chain_no_update_delete BEFORE UPDATE OR DELETE ON audit.chain
+    FOR EACH ROW EXECUTE FUNCTION audit.chain_refuse_change ();
+CREATE OR REPLACE TRIGGER chain_no_truncate BEFORE TRUNCATE ON audit.chain
+    FOR EACH STATEMENT EXECUTE FUNCTION audit.chain_refuse_change ();
 
 COMMIT;

@@ -9,7 +9,8 @@
 # who gets what):
 #   <svc>-keys    gateway auth missions evidence privacy audit: the service's CURVE
 #                 certificate pair, the public certificates of its peers, and the
-#                 secrets only it reads (auth_data.key; evidence_master.key, upload_url.key)
+#                 secrets only it reads (auth_data.key; evidence_master.key, upload_url.key;
+#                 audit_master.key, audit_checkpoint.key)
 #   auth-jwt      the JWT signing keys (<kid>.pem) and the rotation file, if any
 #   <svc>-db      auth missions evidence privacy audit: kubernetes.io/basic-auth with
 #                 username <svc>_svc and its password (CloudNativePG can use these as the

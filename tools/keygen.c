@@ -51,7 +51,7 @@ static const char *s_db_services [] = {
     "auth", "missions", "evidence", "privacy", "audit"
 };
 static const char *s_secret_keys [] = {
-    "evidence_master", "upload_url", "auth_data"
+    "evidence_master", "upload_url", "auth_data", "audit_master", "audit_checkpoint"
 };
 static const char *s_subdirs [] = { "jwt", "db", "secrets" };
 
@@ -76,6 +76,8 @@ s_usage (FILE *stream)
         "  db/<svc>.password              database passwords (auth missions evidence\n"
         "                                 privacy audit)\n"
         "  secrets/<name>.key             evidence_master upload_url auth_data\n"
+        "                                 audit_master audit_checkpoint (an Ed25519\n"
+        "                                 seed: audit signs its checkpoints with it)\n"
         "Directories are 0700, secret files 0600, public certificates 0644.\n"
         "Prints one 'created PATH' line per directory or file made, never keys.\n"
         "\n"

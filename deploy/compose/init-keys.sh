@@ -140,6 +140,7 @@ printf 'user default on #%s ~* &* +@all\n' \
 # Data volumes belong to the service that writes them.
 own_dir /data/evidence "$(svc_uid evidence)"
 own_dir /data/audit-checkpoints "$(svc_uid audit)"
+own_dir /data/gateway-spool "$(svc_uid gateway)"
 own_dir /data/outbox "$(svc_uid auth)"
 
 echo "keys ready in $KEYS (one directory per service)"

@@ -42,7 +42,7 @@ static const char *s_db_services [] = {
     "auth", "missions", "evidence", "privacy", "audit"
 };
 static const char *s_secret_keys [] = {
-    "evidence_master", "upload_url", "auth_data"
+    "evidence_master", "upload_url", "auth_data", "audit_master", "audit_checkpoint"
 };
 #define COUNT(a) (sizeof (a) / sizeof ((a) [0]))
 
@@ -701,8 +701,8 @@ Test (keygen, creates_every_file, .timeout = 30)
             cr_assert_not_null (strstr (run.out, line), "no '%s' in output", path);
         }
     }
-    char list [16][PATH_MAX];
-    size_t count = s_secret_files (list, 16);
+    char list [24][PATH_MAX];
+    size_t count = s_secret_files (list, 24);
     for (size_t i = 0; i < count; i++) {
         s_key_path (path, sizeof path, list [i]);
         cr_assert (access (path, R_OK) == 0, "%s missing", path);
@@ -715,8 +715,8 @@ Test (keygen, creates_every_file, .timeout = 30)
     for (size_t i = 0; i < snap->count; i++)
         cr_assert_null (strstr (snap->entry [i].path, ".tmp"),
                         "leftover %s", snap->entry [i].path);
-    //  4 directories, 12 certificate files, 1 JWT key, 5 passwords, 3 keys
-    cr_assert_eq (snap->count, 4 + 12 + 1 + 5 + 3, "unexpected entries: %zu", snap->count);
+    //  4 directories, 12 certificate files, 1 JWT key, 5 passwords, 5 keys
+    cr_assert_eq (snap->count, 4 + 12 + 1 + 5 + 5, "unexpected entries: %zu", snap->count);
     s_snapshot_free (snap);
     free (snap);
 }
@@ -734,8 +734,8 @@ Test (keygen, modes_are_private, .timeout = 30)
         s_key_path (path, sizeof path, subdirs [i]);
         s_assert_mode (path, 0700);
     }
-    char list [16][PATH_MAX];
-    size_t count = s_secret_files (list, 16);
+    char list [24][PATH_MAX];
+    size_t count = s_secret_files (list, 24);
     for (size_t i = 0; i < count; i++) {
         s_key_path (path, sizeof path, list [i]);
         s_assert_mode (path, 0600);
