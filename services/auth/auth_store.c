@@ -464,3 +464,113 @@ auth_store_email_verified (PGconn *db, const cm_ctx_t *ctx, const char *user_id)
         cm_audit_record (db, ctx, "auth.email.verified", "success", user_id, NULL);
     return rc;
 }
+
+int
+auth_store_revoke_all (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int *ended)
+{
+    *ended = 0;
+    if (!cm_db_begin (db))
+        return -1;
+    const char *params [] = { user_id };
+    PGresult *r = NULL;
+    int rc = cm_db_exec (db, &r, PGRES_COMMAND_OK,
+                         "UPDATE users SET locked = true, updated_at = now () WHERE id = $1", 1, params)? 0: -1;
+    bool exists = rc == 0 && atoi (PQcmdTuples (r)) == 1;
+    PQclear (r);
+    r = NULL;
+    if (rc == 0 && exists && !cm_db_exec (db, &r, PGRES_COMMAND_OK,
+                                          "UPDATE sessions SET revoked_at = now (), revoked_reason = 'account_deleted'"
+                                          " WHERE user_id = $1 AND revoked_at IS NULL", 1, params))
+        rc = -1;
+    if (rc == 0 && exists)
+        *ended = atoi (PQcmdTuples (r));
+    PQclear (r);
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"reason\":\"account_deletion\",\"sessions\":%d}", *ended);
+    if (rc == 0 && exists && cm_audit_record (db, ctx, "auth.sessions.revoked_all", "success", user_id, detail))
+        rc = -1;
+    rc = cm_db_end (db, rc);
+    if (rc < 0)
+        *ended = 0;
+    return rc;
+}
+
+int
+auth_store_sessions_recent (PGconn *db, const char *user_id, int64_t window_s,
+                            char (**ids_p) [37], int *count)
+{
+    *ids_p = NULL;
+    *count = 0;
+    char window [24];
+    snprintf (window, sizeof window, "%lld", (long long) window_s);
+    const char *params [] = { user_id, window };
+    PGresult *r = NULL;
+    //  last_seen_at moves with every token issued (sign-in, refresh): a
+    //  session not seen within a token's lifetime has no valid token left
+    if (!cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                     "SELECT id FROM sessions WHERE user_id = $1"
+                     " AND last_seen_at > now () - make_interval (secs => $2::bigint)", 2, params))
+        return -1;
+    int n = PQntuples (r), rc = 0;
+    if (n > 0) {
+        char (*ids) [37] = calloc ((size_t) n, sizeof *ids);
+        if (ids) {
+            for (int i = 0; i < n; i++)
+                s_copy (ids [i], sizeof ids [i], r, i, 0);
+            *ids_p = ids;
+            *count = n;
+        }
+        else
+            rc = -1;
+    }
+    PQclear (r);
+    return rc;
+}
+
+int
+auth_store_erase_user (PGconn *db, const cm_ctx_t *ctx, const char *user_id, auth_user_row_t *user,
+                       int64_t *erased)
+{
+    *erased = 0;
+    memset (user, 0, sizeof *user);
+    if (!cm_db_begin (db))
+        return -1;
+    const char *params [] = { user_id };
+    PGresult *r = NULL;
+    //  The row locked first: a sign-in racing with this waits, then finds nothing
+    int rc = cm_db_exec (db, &r, PGRES_TUPLES_OK, "SELECT " USER_COLUMNS " FROM users WHERE id = $1 FOR UPDATE",
+                         1, params)? 0: -1;
+    if (rc == 0) {
+        rc = PQntuples (r) == 1? 0: AUTH_STORE_NOT_FOUND;
+        if (rc == 0)
+            s_user_from_row (r, 0, user);
+    }
+    PQclear (r);
+    //  Children first, by name, so the count says what went (the foreign
+    //  keys would cascade the same rows)
+    static const char *const deletes [] = {
+        "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)",
+        "DELETE FROM sessions WHERE user_id = $1",
+        "DELETE FROM recovery_codes WHERE user_id = $1",
+        "DELETE FROM one_time_tokens WHERE user_id = $1",
+        "DELETE FROM users WHERE id = $1",
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof deletes / sizeof deletes [0]; i++) {
+        r = NULL;
+        if (cm_db_exec (db, &r, PGRES_COMMAND_OK, deletes [i], 1, params))
+            *erased += atoll (PQcmdTuples (r));
+        else
+            rc = -1;
+        PQclear (r);
+    }
+    char detail [64];
+    snprintf (detail, sizeof detail, "{\"rows\":%lld}", (long long) *erased);
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.user.erased", "success", user_id, detail))
+        rc = -1;
+    rc = cm_db_end (db, rc);
+    if (rc != 0) {
+        *erased = 0;
+        explicit_bzero (user, sizeof *user);
+    }
+    return rc;
+}

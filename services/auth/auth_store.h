@@ -131,4 +131,27 @@ int
 int
     auth_store_mfa_set (PGconn *db, const cm_ctx_t *ctx, const char *user_id, bool enabled);
 
+//  ----------------------------------------------------------------------
+//  Privacy's account deletion. Lock the account (it is going away: no new
+//  sign-in) and end every live session, audited as
+//  auth.sessions.revoked_all; *ended receives how many. A user already
+//  gone is no error (*ended 0).
+int
+    auth_store_revoke_all (PGconn *db, const cm_ctx_t *ctx, const char *user_id, int *ended);
+
+//  The ids of the user's sessions an access token may still be out for
+//  (used within window_s, whatever their state) into *ids_p (caller frees)
+int
+    auth_store_sessions_recent (PGconn *db, const char *user_id, int64_t window_s,
+                                char (**ids_p) [37], int *count);
+
+//  Delete the account and everything hanging off it (sessions, refresh
+//  tokens, recovery codes, one-time tokens) in one transaction, audited as
+//  auth.user.erased without any personal data. The account as it was goes
+//  into user (for the notice); *erased receives the rows deleted.
+//  AUTH_STORE_NOT_FOUND when it is already gone.
+int
+    auth_store_erase_user (PGconn *db, const cm_ctx_t *ctx, const char *user_id, auth_user_row_t *user,
+                           int64_t *erased);
+
 #endif

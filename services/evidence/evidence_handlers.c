@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include "evidence_handlers.h"
+#include "evidence_erase.h"
 #include "evidence_files.h"
 #include "evidence_magic.h"
 #include "evidence_store.h"
@@ -140,6 +141,12 @@ s_evidence_fill (proto_evidence_t *e, const evidence_row_t *row)
     e->sha256 = stored && *row->sha256? s_dup (row->sha256): NULL;
     e->status = s_dup (stored? "stored": "pending");
     e->created_at = s_dup (row->created_at);
+}
+
+void
+evidence_handlers_fill (proto_evidence_t *evidence, const evidence_row_t *row)
+{
+    s_evidence_fill (evidence, row);
 }
 
 static proto_evidence_t *
@@ -621,5 +628,7 @@ const cm_route_t evidence_routes [] = {
     { PROTO_MSG_evidence_content,       s_content,       true, false },
     { PROTO_MSG_evidence_delete,        s_delete,        true, false },
     { PROTO_MSG_evidence_purge_mission, s_purge_mission, true, false },
+    { PROTO_MSG_evidence_list_user,     evidence_erase_list_user, true, false },
+    { PROTO_MSG_evidence_erase_user,    evidence_erase_user,      true, false },
 };
 const size_t evidence_route_count = sizeof evidence_routes / sizeof evidence_routes [0];

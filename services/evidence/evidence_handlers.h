@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 #include "../../common/cm_server.h"
 #include "evidence_keys.h"
+#include "evidence_store.h"
 
 typedef struct {
     const cm_config_t *cfg;             //  borrowed
@@ -34,6 +35,10 @@ void
 //  The worker's connection, reconnected first if it was lost; NULL when down
 PGconn *
     evidence_worker_db (evidence_worker_t *self);
+
+//  The reply form of a row (a client sees 'uploading' as 'pending')
+void
+    evidence_handlers_fill (proto_evidence_t *evidence, const evidence_row_t *row);
 
 //  ----------------------------------------------------------------------
 //  Start-up check for cm_service: the keys load and EVIDENCE_DIR (with

@@ -208,6 +208,149 @@ evidence_store_purge (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
     return rc;
 }
 
+//  Epoch microseconds back to a timestamptz, exactly (interval arithmetic
+//  is in whole microseconds)
+#define FROM_EPOCH_US(p) "('epoch'::timestamptz + (" p "::bigint / 1000000) * interval '1 second'" \
+                         " + (" p "::bigint % 1000000) * interval '1 microsecond')"
+//  The rows of a user's list, with created_at in epoch microseconds (the cursor's key)
+#define LIST_USER_COLUMNS EVIDENCE_COLUMNS ", (extract (epoch FROM created_at) * 1000000)::bigint"
+
+int
+evidence_store_list_user (PGconn *db, const char *user_id, int64_t after_us, const char *after_id,
+                          uint32_t limit, evidence_row_t **rows_p, int64_t **created_p, uint32_t *count)
+{
+    *rows_p = NULL;
+    *created_p = NULL;
+    *count = 0;
+    char limit_text [16], after_text [24];
+    snprintf (limit_text, sizeof limit_text, "%" PRIu32, limit);
+    snprintf (after_text, sizeof after_text, "%" PRId64, after_us);
+    const char *params [] = { user_id, limit_text, after_text, after_id };
+    if (!cm_db_begin_as (db, user_id))
+        return -1;
+    PGresult *r = NULL;
+    bool ok = after_id
+        ? cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                      "SELECT " LIST_USER_COLUMNS " FROM evidence WHERE user_id = $1"
+                      " AND (created_at, id) < (" FROM_EPOCH_US ("$3") ", $4::uuid)"
+                      " ORDER BY created_at DESC, id DESC LIMIT $2::int", 4, params)
+        : cm_db_exec (db, &r, PGRES_TUPLES_OK,
+                      "SELECT " LIST_USER_COLUMNS " FROM evidence WHERE user_id = $1"
+                      " ORDER BY created_at DESC, id DESC LIMIT $2::int", 2, params);
+    int rc = ok? 0: -1;
+    uint32_t n = ok? (uint32_t) PQntuples (r): 0;
+    if (n > limit)
+        n = limit;
+    if (rc == 0 && n > 0) {
+        evidence_row_t *rows = (evidence_row_t *) calloc (n, sizeof *rows);
+        int64_t *created = (int64_t *) calloc (n, sizeof *created);
+        if (rows && created) {
+            for (uint32_t i = 0; i < n; i++) {
+                s_row_from (r, (int) i, &rows [i]);
+                created [i] = strtoll (PQgetvalue (r, (int) i, 10), NULL, 10);
+            }
+            *rows_p = rows;
+            *created_p = created;
+            *count = n;
+        }
+        else {
+            free (rows);
+            free (created);
+            rc = -1;
+        }
+    }
+    PQclear (r);
+    rc = cm_db_end (db, rc);
+    if (rc < 0) {
+        free (*rows_p);
+        free (*created_p);
+        *rows_p = NULL;
+        *created_p = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+//  The first column of r as ids (caller frees); -1 when out of memory
+static int
+s_ids_from (PGresult *r, evidence_id_t **ids_p, uint32_t *count)
+{
+    uint32_t n = (uint32_t) PQntuples (r);
+    if (n == 0)
+        return 0;
+    evidence_id_t *ids = (evidence_id_t *) calloc (n, sizeof *ids);
+    if (!ids)
+        return -1;
+    for (uint32_t i = 0; i < n; i++)
+        s_copy (ids [i], sizeof ids [i], r, (int) i, 0);
+    *ids_p = ids;
+    *count = n;
+    return 0;
+}
+
+int
+evidence_store_user_ids (PGconn *db, const char *user_id, evidence_id_t **ids_p, uint32_t *count)
+{
+    *ids_p = NULL;
+    *count = 0;
+    if (!cm_db_begin_as (db, user_id))
+        return -1;
+    const char *params [] = { user_id };
+    PGresult *r = NULL;
+    int rc = cm_db_exec (db, &r, PGRES_TUPLES_OK, "SELECT id FROM evidence WHERE user_id = $1",
+                         1, params)? 0: -1;
+    if (rc == 0)
+        rc = s_ids_from (r, ids_p, count);
+    PQclear (r);
+    rc = cm_db_end (db, rc);
+    if (rc < 0) {
+        free (*ids_p);
+        *ids_p = NULL;
+        *count = 0;
+    }
+    return rc;
+}
+
+int
+evidence_store_erase_user (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                           evidence_id_t **ids_p, uint32_t *count, bool *had_key)
+{
+    *ids_p = NULL;
+    *count = 0;
+    *had_key = false;
+    if (!cm_db_begin_as (db, user_id))
+        return -1;
+    const char *params [] = { user_id };
+    PGresult *r = NULL;
+    //  Rows lock as they go: an upload chunk holding one finishes first
+    int rc = cm_db_exec (db, &r, PGRES_TUPLES_OK, "DELETE FROM evidence WHERE user_id = $1 RETURNING id",
+                         1, params)? 0: -1;
+    if (rc == 0)
+        rc = s_ids_from (r, ids_p, count);
+    PQclear (r);
+    r = NULL;
+    //  The data key goes with the rows: from the commit on, no copy of any
+    //  of the user's files (backups included) can be opened again
+    if (rc == 0 && !cm_db_exec (db, &r, PGRES_COMMAND_OK, "DELETE FROM user_keys WHERE user_id = $1", 1, params))
+        rc = -1;
+    if (rc == 0)
+        *had_key = strcmp (PQcmdTuples (r), "1") == 0;
+    PQclear (r);
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"files\":%" PRIu32 ",\"data_key\":%s}", *count,
+              *had_key? "\"destroyed\"": "null");
+    if (rc == 0 && cm_audit_record (db, ctx, "evidence.erased", "success", user_id, detail))
+        rc = -1;
+    rc = cm_db_end (db, rc);
+    if (rc < 0) {
+        free (*ids_p);
+        *ids_p = NULL;
+        *count = 0;
+        *had_key = false;
+    }
+    return rc;
+}
+
 bool
 evidence_store_upload_begin (PGconn *db, const char *id)
 {

@@ -72,6 +72,27 @@ int
                           const char *mission_id, evidence_id_t **ids_p, uint32_t *count);
 
 //  ----------------------------------------------------------------------
+//  For privacy. Up to limit of the user's rows of every mission, newest
+//  first (created_at, then id), strictly after (after_us, after_id) when
+//  after_id is not NULL; each row's created_at in epoch microseconds into
+//  created_us (same index). *rows_p and *created_p: caller frees.
+int
+    evidence_store_list_user (PGconn *db, const char *user_id, int64_t after_us, const char *after_id,
+                              uint32_t limit, evidence_row_t **rows_p, int64_t **created_p,
+                              uint32_t *count);
+
+//  The ids of every row of the user, in any state (caller frees *ids_p)
+int
+    evidence_store_user_ids (PGconn *db, const char *user_id, evidence_id_t **ids_p, uint32_t *count);
+
+//  Delete every row of the user and the user's data key in one
+//  transaction, audited as evidence.erased; the deleted ids into *ids_p
+//  (caller frees, then removes their files)
+int
+    evidence_store_erase_user (PGconn *db, const cm_ctx_t *ctx, const char *user_id,
+                               evidence_id_t **ids_p, uint32_t *count, bool *had_key);
+
+//  ----------------------------------------------------------------------
 //  Uploads. BEGIN a transaction that may see row id only; true on success.
 bool
     evidence_store_upload_begin (PGconn *db, const char *id);

@@ -1,6 +1,7 @@
 /*  gateway_http - CivetWeb set-up, request framing, responses, access log */
 #include <czmq.h>
 #include <dirent.h>
+#include <limits.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -35,17 +36,28 @@ s_reason (int status)
         case 403: return "Forbidden";
         case 404: return "Not Found";
         case 405: return "Method Not Allowed";
+        case 408: return "Request Timeout";
         case 409: return "Conflict";
         case 413: return "Payload Too Large";
+        case 414: return "URI Too Long";
         case 415: return "Unsupported Media Type";
         case 422: return "Unprocessable Content";
         case 429: return "Too Many Requests";
+        case 431: return "Request Header Fields Too Large";
         case 500: return "Internal Server Error";
         case 502: return "Bad Gateway";
         case 503: return "Service Unavailable";
         case 504: return "Gateway Timeout";
+        case 505: return "HTTP Version Not Supported";
         default:  return "Status";
     }
+}
+
+//  Whether the client reads chunked bodies (HTTP/1.1 does, 1.0 does not)
+static bool
+s_chunks_known (const gateway_req_t *req)
+{
+    return !req->info->http_version || !streq (req->info->http_version, "1.0");
 }
 
 void
@@ -59,6 +71,10 @@ gateway_send_head (gateway_req_t *req, int status, const char *content_type,
     if (req->retry_after_s > 0)
         snprintf (retry, sizeof retry, "Retry-After: %lld\r\n", (long long) req->retry_after_s);
     //  A 204 carries no body and so no framing headers (RFC 9110 8.6)
+    if (status != 204 && content_length == GATEWAY_HTTP_CHUNKED)
+        snprintf (framing, sizeof framing, "Content-Type: %s\r\n%s\r\n", content_type,
+                  s_chunks_known (req)? "Transfer-Encoding: chunked": "Connection: close");
+    else
     if (status != 204)
         snprintf (framing, sizeof framing, "Content-Type: %s\r\nContent-Length: %llu\r\n",
                   content_type, (unsigned long long) content_length);
@@ -88,6 +104,24 @@ gateway_send_body (gateway_req_t *req, const void *data, size_t len)
     if (streq (req->info->request_method, "HEAD") || len == 0)
         return 0;
     return mg_write (req->conn, data, len) == (int) len? 0: -1;
+}
+
+int
+gateway_send_chunk (gateway_req_t *req, const void *data, size_t len, bool last)
+{
+    if (streq (req->info->request_method, "HEAD"))
+        return 0;
+    if (!s_chunks_known (req)) {
+        //  HTTP/1.0: the bytes as they are, and the end of the connection ends the body
+        int rc = gateway_send_body (req, data, len);
+        if (last)
+            gateway_send_abort (req);
+        return rc;
+    }
+    if (len > 0 && (len > UINT_MAX || mg_send_chunk (req->conn, (const char *) data, (unsigned) len) < 0))
+        return -1;
+    //  The zero-length chunk ends the body (RFC 9112 7.1)
+    return last && mg_send_chunk (req->conn, "", 0) < 0? -1: 0;
 }
 
 //  Port of a socket address, -1 for other families
@@ -182,6 +216,20 @@ s_sane_request_id (const char *id)
     return true;
 }
 
+//  One JSON access line and the metrics of a finished request
+static void
+s_finish (const gateway_req_t *req, int64_t started)
+{
+    int64_t duration = zclock_usecs () - started;
+    gateway_metrics_observe (req->route, req->status, duration);
+    char status [8], micros [24];
+    snprintf (status, sizeof status, "%d", req->status);
+    snprintf (micros, sizeof micros, "%lld", (long long) duration);
+    cm_log_fields (CM_LOG_INFO, "access", "method", req->info->request_method, "route", req->route,
+                   "status", status, "duration_us", micros, "ip", req->ctx.ip,
+                   "user_id", req->ctx.uid, (const char *) NULL);
+}
+
 static int
 s_handle (struct mg_connection *conn, void *cbdata)
 {
@@ -205,6 +253,21 @@ s_handle (struct mg_connection *conn, void *cbdata)
         //  This thread could not build its clients: fail closed
         gateway_send_error (&req, 503, "service_unavailable", "gateway not ready");
     else
+    if (req.info->num_headers >= MG_MAX_HEADERS)
+        //  CivetWeb keeps the first MG_MAX_HEADERS lines and drops the rest
+        //  unseen: a request that may have lost some (a proxy's
+        //  X-Forwarded-For, added last) is refused rather than half read
+        gateway_send_error (&req, 431, "headers_too_large", "too many header lines");
+    else
+    if (mg_get_header (conn, "Content-Length") && mg_get_header (conn, "Transfer-Encoding")) {
+        //  Two framings: a proxy in front may have used the other one, so
+        //  what follows is not known to be a request. Refused, and the
+        //  connection ends with the answer (RFC 9112 6.3)
+        req.headers_len = (size_t) snprintf (req.headers, sizeof req.headers, "Connection: close\r\n");
+        gateway_send_error (&req, 400, "invalid_request", "Content-Length and Transfer-Encoding together");
+        gateway_send_abort (&req);
+    }
+    else
         gateway_routes_dispatch (&req);
     if (!req.status)
         gateway_send_error (&req, 500, "internal_error", "no response");
@@ -217,16 +280,46 @@ s_handle (struct mg_connection *conn, void *cbdata)
         snprintf (detail + at, sizeof detail - at, "\"}");
         gateway_audit_event (&req.ctx, "authz.denied", "denied", detail);
     }
-    int64_t duration = zclock_usecs () - started;
-    gateway_metrics_observe (req.route, req.status, duration);
-    char status [8], micros [24];
-    snprintf (status, sizeof status, "%d", req.status);
-    snprintf (micros, sizeof micros, "%lld", (long long) duration);
-    cm_log_fields (CM_LOG_INFO, "access", "method", req.info->request_method, "route", req.route,
-                   "status", status, "duration_us", micros, "ip", req.ctx.ip,
-                   "user_id", req.ctx.uid, (const char *) NULL);
+    s_finish (&req, started);
     cm_log_set_request_id ("");
     return req.status;
+}
+
+//  CivetWeb answers some requests itself, before any handler sees them: a
+//  head too large or malformed, a client too slow to send one. Those
+//  answers get the contract's error body and the headers every response
+//  carries; CivetWeb closes the connection after them. Returns 0: answered.
+static int
+s_http_error (struct mg_connection *conn, int status, const char *message)
+{
+    (void) message;                     //  CivetWeb's words may quote the request
+    const struct mg_request_info *parsed = mg_get_request_info (conn);
+    if (!parsed)
+        return 1;                       //  not a request: CivetWeb's own answer
+    //  The head may have been cut anywhere: nothing of it is trusted
+    struct mg_request_info info = *parsed;
+    info.request_method = "-";
+    gateway_req_t req = { .conn = conn, .info = &info, .route = "unparsed", .limit_remaining = -1 };
+    cm_ctx_new_request_id (req.ctx.rid);
+    snprintf (req.ctx.ip, sizeof req.ctx.ip, "%s", info.remote_addr);
+    cm_log_set_request_id (req.ctx.rid);
+    int64_t started = zclock_usecs ();
+    const char *code = status == 408? "request_timeout": status == 413? "payload_too_large"
+                     : status == 414? "uri_too_long": status == 431? "headers_too_large"
+                     : status == 505? "http_version_not_supported"
+                     : status >= 500? "internal_error": "invalid_request";
+    char body [256];
+    int len = snprintf (body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"},"
+                        "\"request_id\":\"%s\"}", code,
+                        status >= 500 && status != 505? "the request could not be handled"
+                                     : "the request is malformed, too large or too slow", req.ctx.rid);
+    assert (len > 0 && (size_t) len < sizeof body);
+    gateway_send_head (&req, status >= 400 && status <= 599? status: 400,
+                       "application/json; charset=utf-8", (uint64_t) len, "Connection: close\r\n");
+    mg_write (conn, body, (size_t) len);
+    s_finish (&req, started);
+    cm_log_set_request_id ("");
+    return 0;
 }
 
 static int
@@ -296,6 +389,8 @@ s_start (gateway_http_t *self, const char **options, bool with_backends,
     callbacks.log_message = s_log_message;
     callbacks.init_thread = s_init_thread;
     callbacks.exit_thread = s_exit_thread;
+    if (with_backends)
+        callbacks.http_error = s_http_error;
     if (with_backends && gateway_tls_enabled (self->cfg))
         callbacks.init_ssl = s_init_ssl;
     //  Only the public server's threads get backend clients: its user data

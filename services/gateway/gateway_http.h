@@ -67,6 +67,19 @@ void
 int
     gateway_send_body (gateway_req_t *req, const void *data, size_t len);
 
+//  The content_length of a body whose length is not known when the head
+//  goes out: the head says Transfer-Encoding: chunked instead (to an
+//  HTTP/1.0 client, which knows no chunks: Connection: close, and the end
+//  of the body is the end of the connection), and the body follows with
+//  gateway_send_chunk
+#define GATEWAY_HTTP_CHUNKED UINT64_MAX
+
+//  Write len bytes as one chunk of such a body (len 0: nothing); with last
+//  the body's end follows them. Nothing for a HEAD request. Returns 0, or
+//  -1 when the client cannot take them.
+int
+    gateway_send_chunk (gateway_req_t *req, const void *data, size_t len, bool last);
+
 //  Drop the connection now, for a response whose body cannot be finished:
 //  the client sees it end short instead of waiting for bytes that never come
 void

@@ -1,9 +1,11 @@
 /*  gateway_routes - route table and the operational endpoints */
 #include <string.h>
 #include "gateway_routes.h"
+#include "gateway_api_audit.h"
 #include "gateway_api_auth.h"
 #include "gateway_api_evidence.h"
 #include "gateway_api_missions.h"
+#include "gateway_api_privacy.h"
 #include "gateway_auth.h"
 #include "gateway_edge.h"
 #include "../../common/cm_log.h"
@@ -98,6 +100,10 @@ static const route_t s_routes [] = {
     { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true, NULL, DEFAULT, NO_LIMIT },
     { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true, NULL, DEFAULT, NO_LIMIT },
     { "GET",    "/api/v1/users/me",             gateway_api_me,             true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/users/me",             gateway_api_privacy_delete, true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/users/me/export",      gateway_api_privacy_export, true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/users/me/preferences", gateway_api_privacy_prefs_get, true, NULL, DEFAULT, NO_LIMIT },
+    { "PUT",    "/api/v1/users/me/preferences", gateway_api_privacy_prefs_put, true, NULL, DEFAULT, NO_LIMIT },
     { "POST",   "/api/v1/auth/mfa/totp",        gateway_api_mfa_enroll,     true, NULL, DEFAULT, NO_LIMIT },
     { "POST",   "/api/v1/auth/mfa/totp/verify", gateway_api_mfa_verify,     true, NULL, DEFAULT, NO_LIMIT },
     { "DELETE", "/api/v1/auth/mfa/totp",        gateway_api_mfa_disable,    true, NULL, DEFAULT, NO_LIMIT },
@@ -111,6 +117,8 @@ static const route_t s_routes [] = {
     { "POST",   "/api/v1/admin/users/{id}/lock",   gateway_api_admin_lock,   true, "admin", DEFAULT, NO_LIMIT },
     { "POST",   "/api/v1/admin/users/{id}/unlock", gateway_api_admin_unlock, true, "admin", DEFAULT, NO_LIMIT },
     { "DELETE", "/api/v1/admin/users/{id}/sessions", gateway_api_admin_revoke, true, "admin", DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/admin/audit",          gateway_api_audit_list,      true, "admin", DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/admin/audit/verify",   gateway_api_audit_verify,    true, "admin", DEFAULT, NO_LIMIT },
     { "GET",    "/api/v1/missions",             gateway_api_missions_list,   true, NULL, DEFAULT, NO_LIMIT },
     { "POST",   "/api/v1/missions",             gateway_api_missions_create, true, NULL, DEFAULT, MISSION },
     { "GET",    "/api/v1/missions/{id}",        gateway_api_missions_get,    true, NULL, DEFAULT, NO_LIMIT },

@@ -1,5 +1,6 @@
 /*  missions_handlers - create, read, list, update and delete missions */
 #include "missions_handlers.h"
+#include "missions_erase.h"
 #include "missions_rules.h"
 #include "missions_store.h"
 #include "../../common/cm_db.h"
@@ -18,6 +19,7 @@ missions_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
         return NULL;
     }
     cm_client_set_timeout (self->evidence, cfg->request_timeout_ms);
+    cm_client_set_resolve_interval (self->evidence, cfg->client_resolve_interval_ms);
     //  A failed connect is retried per request
     self->db = cm_db_connect (cfg);
     return self;
@@ -291,5 +293,6 @@ const cm_route_t missions_routes [] = {
     { PROTO_MSG_missions_list,   s_list,   true, false },
     { PROTO_MSG_missions_update, s_update, true, false },
     { PROTO_MSG_missions_delete, s_delete, true, false },
+    { PROTO_MSG_missions_erase_user, missions_erase_user, true, false },
 };
 const size_t missions_route_count = sizeof missions_routes / sizeof missions_routes [0];

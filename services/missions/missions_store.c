@@ -247,3 +247,31 @@ missions_store_delete (PGconn *db, const cm_ctx_t *ctx, const char *id)
     }
     return cm_db_end (db, rc);
 }
+
+int
+missions_store_erase_user (PGconn *db, const cm_ctx_t *ctx, int64_t *erased)
+{
+    *erased = 0;
+    if (!cm_db_begin_as (db, ctx->uid))
+        return -1;
+    const char *params [] = { ctx->uid };
+    PGresult *r = NULL;
+    //  Keys of missions go with them (ON DELETE CASCADE); keys of creates
+    //  that never finished have no mission, so they go by user
+    int rc = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "DELETE FROM idempotency WHERE user_id = $1",
+                         1, params)? 0: -1;
+    if (rc == 0 && !cm_db_exec (db, &r, PGRES_COMMAND_OK, "DELETE FROM missions WHERE user_id = $1",
+                                1, params))
+        rc = -1;
+    if (rc == 0)
+        *erased = strtoll (PQcmdTuples (r), NULL, 10);
+    PQclear (r);
+    char detail [64];
+    snprintf (detail, sizeof detail, "{\"missions\":%" PRId64 "}", *erased);
+    if (rc == 0 && cm_audit_record (db, ctx, "missions.erased", "success", NULL, detail))
+        rc = -1;
+    rc = cm_db_end (db, rc);
+    if (rc < 0)
+        *erased = 0;
+    return rc;
+}

@@ -90,4 +90,11 @@ int
 int
     missions_store_delete (PGconn *db, const cm_ctx_t *ctx, const char *id);
 
+//  ----------------------------------------------------------------------
+//  Delete every mission of ctx->uid and their idempotency keys, audited as
+//  missions.erased (privacy's deletion; the evidence service erases the
+//  files itself). *erased receives the missions deleted; none is fine.
+int
+    missions_store_erase_user (PGconn *db, const cm_ctx_t *ctx, int64_t *erased);
+
 #endif

@@ -1,0 +1,172 @@
+/*  evidence_erase - a user's evidence for privacy: listed, then erased */
+#include <inttypes.h>
+#include <unistd.h>
+#include "evidence_erase.h"
+#include "evidence_files.h"
+#include "evidence_store.h"
+#include "../../common/cm_jwt.h"
+#include "../../common/cm_log.h"
+
+#define STORE_DOWN "evidence store unavailable"
+
+//  "<up to 18 digits>.<uuid>"
+#define CURSOR_DIGITS_MAX   18
+#define CURSOR_TEXT_MAX     (CURSOR_DIGITS_MAX + 1 + 36)
+#define CURSOR_US_MAX       INT64_C (253402300799999999)    //  9999-12-31
+
+static cm_err_t
+s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
+{
+    snprintf (info->message, sizeof info->message, "%s", message);
+    return err;
+}
+
+//  Only privacy erases a user or lists all they own
+static bool
+s_from_privacy (const cm_ctx_t *ctx)
+{
+    return ctx->peer && streq (ctx->peer, cm_svc_name (CM_SVC_PRIVACY));
+}
+
+int
+evidence_erase_cursor_encode (int64_t created_us, const char *id, char *out, size_t size)
+{
+    assert (out && size >= EVIDENCE_ERASE_CURSOR_SIZE);
+    *out = 0;
+    if (created_us < 0 || created_us > CURSOR_US_MAX || !id || !proto_is_uuid (id))
+        return -1;
+    char text [CURSOR_TEXT_MAX + 1];
+    int len = snprintf (text, sizeof text, "%" PRId64 ".%s", created_us, id);
+    if (len < 0 || len > CURSOR_TEXT_MAX
+    ||  cm_jwt_b64url_encode ((const uint8_t *) text, (size_t) len, out, size) < 0) {
+        *out = 0;
+        return -1;
+    }
+    return 0;
+}
+
+int
+evidence_erase_cursor_decode (const char *cursor, int64_t *created_us, char *id)
+{
+    *created_us = 0;
+    id [0] = 0;
+    size_t len = cursor? strnlen (cursor, EVIDENCE_ERASE_CURSOR_SIZE): 0;
+    if (len == 0 || len >= EVIDENCE_ERASE_CURSOR_SIZE)
+        return -1;
+    uint8_t text [CURSOR_TEXT_MAX];
+    size_t text_len = 0;
+    if (cm_jwt_b64url_decode (cursor, len, text, sizeof text, &text_len)
+    ||  text_len < 2 + 36 || text [text_len - 37] != '.')
+        return -1;
+    size_t digits = text_len - 37;
+    if (digits > CURSOR_DIGITS_MAX || (digits > 1 && text [0] == '0'))
+        return -1;
+    int64_t value = 0;
+    for (size_t i = 0; i < digits; i++) {
+        if (text [i] < '0' || text [i] > '9')
+            return -1;
+        value = value * 10 + (text [i] - '0');
+    }
+    if (value > CURSOR_US_MAX || !proto_is_uuid_n ((const char *) text + digits + 1, 36))
+        return -1;
+    *created_us = value;
+    memcpy (id, text + digits + 1, 36);
+    id [36] = 0;
+    return 0;
+}
+
+static cm_err_t
+s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_list_user_req_t *req,
+             proto_evidence_list_user_rep_t *rep, cm_reply_info_t *info)
+{
+    int64_t after_us = 0;
+    char after_id [37] = "";
+    if (req->cursor && evidence_erase_cursor_decode (req->cursor, &after_us, after_id))
+        return s_fail (info, CM_VALIDATION_FAILED, "cursor: not a cursor from this service");
+    PGconn *db = evidence_worker_db (self);
+    evidence_row_t *rows = NULL;
+    int64_t *created = NULL;
+    uint32_t count = 0;
+    //  One more than a page tells whether another follows
+    if (!db || evidence_store_list_user (db, ctx->uid, after_us, req->cursor? after_id: NULL,
+                                         EVIDENCE_ERASE_PAGE + 1, &rows, &created, &count))
+        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+    uint32_t items = count > EVIDENCE_ERASE_PAGE? EVIDENCE_ERASE_PAGE: count;
+    cm_err_t status = CM_OK;
+    if (count > items) {
+        char cursor [EVIDENCE_ERASE_CURSOR_SIZE];
+        if (evidence_erase_cursor_encode (created [items - 1], rows [items - 1].id, cursor, sizeof cursor) == 0)
+            rep->next_cursor = strdup (cursor);
+        else
+            status = s_fail (info, CM_INTERNAL, "cannot page past this evidence");
+    }
+    if (status == CM_OK && items > 0) {
+        rep->items = (proto_evidence_t *) zmalloc (items * sizeof (proto_evidence_t));
+        rep->items_count = items;
+        for (uint32_t i = 0; i < items; i++)
+            evidence_handlers_fill (&rep->items [i], &rows [i]);
+    }
+    free (rows);
+    free (created);
+    return status;
+}
+
+cm_err_t
+evidence_erase_list_user (void *state, const cm_ctx_t *ctx, const void *req, void *rep,
+                          cm_reply_info_t *info)
+{
+    if (!s_from_privacy (ctx))
+        return s_fail (info, CM_FORBIDDEN, "only the privacy service lists all of a user's evidence");
+    return s_list_user ((evidence_worker_t *) state, ctx, (const proto_evidence_list_user_req_t *) req,
+                        (proto_evidence_list_user_rep_t *) rep, info);
+}
+
+//  Remove both files an evidence id may have; how many were there
+static int
+s_remove_files (const char *root, const evidence_id_t *ids, uint32_t count)
+{
+    int removed = 0;
+    for (uint32_t i = 0; i < count; i++)
+        for (int part = 0; part < 2; part++) {
+            char path [EVIDENCE_FILES_PATH_MAX];
+            if (evidence_files_path (root, ids [i], part == 1, path, sizeof path) == 0
+            &&  access (path, F_OK) == 0 && evidence_files_remove (path) == 0)
+                removed++;
+        }
+    return removed;
+}
+
+//  Files first, then rows and the data key in one transaction, then the
+//  files again (an upload chunk may have landed in between). A retry after
+//  a failure anywhere finds what is left and removes it: idempotent.
+cm_err_t
+evidence_erase_user (void *state, const cm_ctx_t *ctx, const void *req, void *rep_,
+                     cm_reply_info_t *info)
+{
+    (void) req;
+    evidence_worker_t *self = (evidence_worker_t *) state;
+    proto_evidence_erase_user_rep_t *rep = (proto_evidence_erase_user_rep_t *) rep_;
+    if (!s_from_privacy (ctx))
+        return s_fail (info, CM_FORBIDDEN, "only the privacy service erases a user");
+    PGconn *db = evidence_worker_db (self);
+    evidence_id_t *ids = NULL;
+    uint32_t count = 0;
+    if (!db || evidence_store_user_ids (db, ctx->uid, &ids, &count))
+        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+    int files = s_remove_files (self->cfg->evidence_dir, ids, count);
+    free (ids);
+    ids = NULL;
+    bool had_key = false;
+    if (evidence_store_erase_user (db, ctx, ctx->uid, &ids, &count, &had_key))
+        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+    files += s_remove_files (self->cfg->evidence_dir, ids, count);
+    free (ids);
+    char rows [16], removed [16];
+    snprintf (rows, sizeof rows, "%" PRIu32, count);
+    snprintf (removed, sizeof removed, "%d", files);
+    cm_log_fields (CM_LOG_INFO, "user's evidence erased", "rows", rows, "files", removed,
+                   "data_key", had_key? "destroyed": "none", (const char *) NULL);
+    rep->erased = (int64_t) count + (had_key? 1: 0);
+    rep->has_erased = true;
+    return CM_OK;
+}
