@@ -124,12 +124,31 @@ failed:
     return -1;
 }
 
+//  The server had closed the link before the command reached it (a Redis
+//  restart leaves every pooled connection so): the command was not run
+static bool
+s_link_was_closed (const redisContext *ctx)
+{
+    return ctx->err == REDIS_ERR_EOF
+        || (ctx->err == REDIS_ERR_IO && (errno == EPIPE || errno == ECONNRESET));
+}
+
 redisReply *
 cm_redis_command (cm_redis_t *self, int argc, const char **argv)
 {
+    bool reused = self->ctx != NULL;
     if (!self->ctx && s_connect (self))
         return NULL;
     redisReply *reply = (redisReply *) redisCommandArgv (self->ctx, argc, argv, NULL);
+    if (!reply && reused && s_link_was_closed (self->ctx)) {
+        //  Once more on a fresh connection, so a restarted Redis costs no request
+        redisFree (self->ctx);
+        self->ctx = NULL;
+        self->last_attempt = 0;
+        if (s_connect (self))
+            return NULL;
+        reply = (redisReply *) redisCommandArgv (self->ctx, argc, argv, NULL);
+    }
     if (!s_ok (reply)) {
         if (reply)
             cm_warn ("redis: %s", reply->str);

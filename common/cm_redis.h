@@ -3,7 +3,9 @@
     Connects on first use (REDIS_URL, password from REDIS_PASSWORD_FILE),
     with 500 ms connect and 200 ms command timeouts so a slow Redis costs
     a bounded wait, never a stuck thread. A failed command drops the
-    connection; the next one reconnects (at most once per 500 ms).
+    connection; the next one reconnects (at most once per 500 ms). A
+    command that finds its connection closed by the server (Redis was
+    restarted) is sent once more on a new one.
 */
 #ifndef CM_REDIS_H_INCLUDED
 #define CM_REDIS_H_INCLUDED

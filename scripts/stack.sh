@@ -6,6 +6,9 @@
 #   stack.sh down               stop everything that runs; the data stays for the next up
 #   stack.sh start-service NAME | stop-service NAME | kill-service NAME
 #   stack.sh env NAME           the variables NAME is started with, one KEY=value a line
+#   stack.sh stop-redis | start-redis   Redis alone (tests of what happens while it is away)
+#   stack.sh start-replica NAME INDEX PORT | stop-replica NAME INDEX | kill-replica NAME INDEX
+#                               one more process of backend NAME, bound to 127.0.0.1:PORT
 #
 # NAME is one of: gateway auth missions evidence privacy audit.
 # Every setting below can be overridden from the environment, and any other variable the
@@ -85,7 +88,7 @@ die() {
 }
 
 usage() {
-    sed -n '3,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '3,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 check_settings() {
@@ -221,7 +224,8 @@ make_dirs() {
     fi
     mkdir -p "$LOG_DIR" "$PID_DIR" "$REDIS_DIR" "$TLS_DIR" "$KEYS_DIR" \
         "${MAIL_OUTBOX_DIR:-$RUN_DIR/outbox}" "${EVIDENCE_DIR:-$RUN_DIR/evidence}" \
-        "${AUDIT_CHECKPOINT_DIR:-$RUN_DIR/audit-checkpoints}"
+        "${AUDIT_CHECKPOINT_DIR:-$RUN_DIR/audit-checkpoints}" \
+        "${GATEWAY_AUDIT_SPOOL_DIR:-$RUN_DIR/gateway-spool}"
 }
 
 make_keys() {
@@ -530,6 +534,7 @@ build_env() {
         "MAIL_OUTBOX_DIR=${MAIL_OUTBOX_DIR:-$RUN_DIR/outbox}"
         "EVIDENCE_DIR=${EVIDENCE_DIR:-$RUN_DIR/evidence}"
         "AUDIT_CHECKPOINT_DIR=${AUDIT_CHECKPOINT_DIR:-$RUN_DIR/audit-checkpoints}"
+        "GATEWAY_AUDIT_SPOOL_DIR=${GATEWAY_AUDIT_SPOOL_DIR:-$RUN_DIR/gateway-spool}"
     )
     # Each backend gets its own role; one DATABASE_URL in the caller's environment could
     # only be right for one of them, so these are always set here.
@@ -614,6 +619,62 @@ kill_service() {
     say "killed $svc (pid $pid)"
 }
 
+# ---------------------------------------------------------------------------------------
+# Replicas: more processes of a backend beside the stack's own, each bound to a port of its
+# own (tests of scaling list them all in a gateway's *_ENDPOINTS). A replica shares the
+# backend's role, schema and keys like any replica; NAME-INDEX names its pid files and its
+# log ($LOG_DIR/NAME-INDEX.log). `down` stops replicas too.
+
+# Checks NAME INDEX and prints the replica's id, NAME-INDEX.
+replica_id() {
+    local svc=$1 index=$2
+    if ! is_service "$svc" || ! is_backend "$svc"; then
+        die "replicas are of backends: NAME is one of ${BACKENDS[*]}, not '$svc'"
+    fi
+    [[ $index =~ ^[1-9][0-9]{0,2}$ ]] || die "INDEX must be a number from 1 to 999, not '$index'"
+    printf '%s-%s\n' "$svc" "$index"
+}
+
+start_replica() {
+    local svc=$1 port=$3 id pid start
+    local -a wrapper=()
+    id=$(replica_id "$svc" "$2")
+    if [[ ! $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
+        die "PORT must be a TCP port number, not '$port'"
+    fi
+    if pid=$(svc_pid "$id"); then
+        say "$id already running (pid $pid)"
+        return 0
+    fi
+    [[ -x $BIN_DIR/$svc ]] || die "$BIN_DIR/$svc not found or not executable (build it with make)"
+    require_free_port "the port of $id" "$port"
+    build_env "$svc"
+    # Later assignments win in env(1): only the bind address differs from the backend's
+    SVC_ENV+=("${svc^^}_BIND=tcp://127.0.0.1:$port")
+    read -r -a wrapper <<<"$SERVICE_WRAPPER"
+    # As start_service does: a session of its own, default signals, out of the job table.
+    setsid env --default-signal "${SVC_ENV[@]}" \
+        "${wrapper[@]}" "$BIN_DIR/$svc" </dev/null >>"$LOG_DIR/$id.log" 2>&1 &
+    pid=$!
+    disown "$pid" 2>/dev/null || true
+    start=$(proc_starttime "$pid") || start=
+    printf '%s\n' "$pid" >"$PID_DIR/$id.pid"
+    printf '%s\n' "$start" >"$PID_DIR/$id.start"
+    say "started $id on 127.0.0.1:$port (pid $pid, log $LOG_DIR/$id.log)"
+}
+
+# Stops every replica that has a pid file.
+stop_replicas() {
+    local file id
+    for file in "$PID_DIR"/*-*.pid; do
+        [[ -e $file ]] || continue
+        id=$(basename -- "$file" .pid)
+        if [[ $id =~ ^[a-z]+-[1-9][0-9]*$ ]] && is_service "${id%-*}" && is_backend "${id%-*}"; then
+            stop_service "$id"
+        fi
+    done
+}
+
 # Polls /readyz; gives up early when a service has already died, since it cannot recover.
 wait_ready() {
     local url deadline code svc
@@ -677,6 +738,7 @@ cmd_up() {
 
 cmd_down() {
     local i
+    stop_replicas
     # Gateway first so no new request arrives; audit last so it takes everyone's last events.
     for ((i = ${#SERVICES[@]} - 1; i >= 0; i--)); do
         stop_service "${SERVICES[i]}"
@@ -729,7 +791,8 @@ main() {
     local cmd=${1:-}
     check_settings
     case $cmd in
-    up | run | down | env | start-service | stop-service | kill-service) ;;
+    up | run | down | env | start-service | stop-service | kill-service | stop-redis | start-redis) ;;
+    start-replica | stop-replica | kill-replica) ;;
     -h | --help | help)
         usage
         return 0
@@ -744,6 +807,10 @@ main() {
         if [[ $# -ne 2 ]] || ! is_service "$2"; then
             die "usage: stack.sh $cmd NAME (one of: ${SERVICES[*]})"
         fi
+    elif [[ $cmd == start-replica ]]; then
+        [[ $# -eq 4 ]] || die "usage: stack.sh $cmd NAME INDEX PORT (NAME one of: ${BACKENDS[*]})"
+    elif [[ $cmd == *-replica ]]; then
+        [[ $# -eq 3 ]] || die "usage: stack.sh $cmd NAME INDEX (NAME one of: ${BACKENDS[*]})"
     else
         [[ $# -eq 1 ]] || die "usage: stack.sh $cmd"
     fi
@@ -770,6 +837,20 @@ main() {
         ;;
     stop-service) stop_service "$2" ;;
     kill-service) kill_service "$2" ;;
+    stop-redis) redis_stop ;;
+    start-redis)
+        mkdir -p "$LOG_DIR" "$PID_DIR"
+        redis_start
+        ;;
+    start-replica)
+        mkdir -p "$LOG_DIR" "$PID_DIR"
+        start_replica "$2" "$3" "$4"
+        ;;
+    stop-replica | kill-replica)
+        local id
+        id=$(replica_id "$2" "$3")
+        "${cmd%-replica}_service" "$id"
+        ;;
     esac
 }
 

@@ -3,6 +3,7 @@
 #include <strings.h>
 #include "auth_handlers.h"
 #include "auth_admin.h"
+#include "auth_erase.h"
 #include "../../common/cm_crypt.h"
 #include "auth_email.h"
 #include "auth_keys.h"
@@ -420,6 +421,23 @@ s_sessions (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_re
     return rc? auth_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
 }
 
+//  Whether the caller's session is still alive: the gateway asks when it
+//  cannot reach Redis's revocation list, so tokens keep working (or stop)
+//  exactly as they would with it
+static cm_err_t
+s_session_check (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_reply_info_t *info)
+{
+    (void) req;
+    (void) rep;
+    auth_worker_t *self = (auth_worker_t *) state;
+    PGconn *db = s_db (self);
+    int rc = db? auth_store_session_alive (db, ctx->uid, ctx->sid, self->cfg->session_idle_timeout_s,
+                                           self->cfg->session_absolute_timeout_s): -1;
+    if (rc == AUTH_STORE_ENDED)
+        return auth_fail (info, CM_UNAUTHORIZED, "the session has ended");
+    return rc? auth_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
+}
+
 static cm_err_t
 s_session_revoke (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, cm_reply_info_t *info)
 {
@@ -460,6 +478,7 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_me,             s_me,             true, false },
     { PROTO_MSG_auth_sessions,       s_sessions,       true, false },
     { PROTO_MSG_auth_session_revoke, s_session_revoke, true, false },
+    { PROTO_MSG_auth_session_check,  s_session_check,  true, false },
     { PROTO_MSG_auth_jwks,           s_jwks,           false, false },
     { PROTO_MSG_auth_mfa_enroll,     auth_mfa_enroll,  true, false },
     { PROTO_MSG_auth_mfa_verify,     auth_mfa_verify,  true, false },
@@ -473,5 +492,7 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_email_resend,   auth_links_email_resend,     true, false },
     { PROTO_MSG_auth_admin_lock,     auth_admin_lock,             true, false },
     { PROTO_MSG_auth_admin_revoke,   auth_admin_revoke,           true, false },
+    { PROTO_MSG_auth_revoke_all,     auth_erase_revoke_all,       true, false },
+    { PROTO_MSG_auth_erase_user,     auth_erase_user,             true, false },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

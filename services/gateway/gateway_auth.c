@@ -75,6 +75,34 @@ s_verify (const char *token, cm_jwt_claims_t *claims, bool *have_keys)
     return result;
 }
 
+//  1 if the token's session has ended, 0 if it is alive, -1 if neither
+//  Redis's revocation list nor auth itself can say (the caller refuses:
+//  fail closed). Auth's session table is the source of truth; Redis is the
+//  fast path, so a Redis outage slows requests down but does not stop them.
+static int
+s_session_ended (gateway_req_t *req, const cm_jwt_claims_t *claims)
+{
+    char key [64];
+    snprintf (key, sizeof key, CM_REDIS_REVOKED_PREFIX "%s", claims->sid);
+    const char *argv [] = { "EXISTS", key };
+    redisReply *reply = cm_redis_command (req->backends->redis, 2, argv);
+    int ended = reply && reply->type == REDIS_REPLY_INTEGER? reply->integer != 0: -1;
+    freeReplyObject (reply);
+    if (ended >= 0)
+        return ended;
+
+    cm_ctx_t ctx = req->ctx;
+    snprintf (ctx.uid, sizeof ctx.uid, "%s", claims->sub);
+    snprintf (ctx.sid, sizeof ctx.sid, "%s", claims->sid);
+    ctx.roles_count = 0;
+    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
+    proto_auth_session_check_req_t check = { 0 };
+    proto_auth_session_check_rep_t answer = { 0 };
+    cm_err_t status = cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_session_check,
+                                      &check, &answer, NULL);
+    return status == CM_OK? 0: status == CM_UNAUTHORIZED? 1: -1;
+}
+
 int
 gateway_auth_verify (gateway_req_t *req)
 {
@@ -101,20 +129,13 @@ gateway_auth_verify (gateway_req_t *req)
         gateway_send_error (req, 401, "invalid_token", "the access token is invalid or expired");
         return 401;
     }
-    //  A valid signature is not enough: the session may have ended since.
-    //  If that cannot be checked, the request is refused (fail closed)
-    char key [64];
-    snprintf (key, sizeof key, CM_REDIS_REVOKED_PREFIX "%s", claims.sid);
-    const char *argv [] = { "EXISTS", key };
-    redisReply *reply = cm_redis_command (req->backends->redis, 2, argv);
-    bool revoked = reply && reply->type == REDIS_REPLY_INTEGER && reply->integer != 0;
-    bool checked = reply && reply->type == REDIS_REPLY_INTEGER;
-    freeReplyObject (reply);
-    if (!checked) {
+    //  A valid signature is not enough: the session may have ended since
+    int ended = s_session_ended (req, &claims);
+    if (ended < 0) {
         gateway_send_error (req, 503, "service_unavailable", "cannot check the session right now");
         return 503;
     }
-    if (revoked) {
+    if (ended) {
         gateway_send_error (req, 401, "invalid_token", "the session has ended");
         return 401;
     }

@@ -163,9 +163,12 @@ gateway_metrics_render (char *buf, size_t size, const gateway_metrics_extra_t *e
     OUT ("# HELP gateway_ratelimit_redis_errors_total Redis errors seen by the rate limiter.\n");
     OUT ("# TYPE gateway_ratelimit_redis_errors_total counter\n");
     OUT ("gateway_ratelimit_redis_errors_total %llu\n", (unsigned long long) (extra? extra->limiter_errors: 0));
-    OUT ("# HELP gateway_audit_dropped_total Audit events dropped because the queue was full.\n");
+    OUT ("# HELP gateway_audit_dropped_total Audit events dropped because the queue and the spool were full.\n");
     OUT ("# TYPE gateway_audit_dropped_total counter\n");
     OUT ("gateway_audit_dropped_total %llu\n", (unsigned long long) gateway_audit_dropped ());
+    OUT ("# HELP gateway_audit_spooled_bytes Audit events waiting on disk for the audit service, in bytes.\n");
+    OUT ("# TYPE gateway_audit_spooled_bytes gauge\n");
+    OUT ("gateway_audit_spooled_bytes %llu\n", (unsigned long long) gateway_audit_spooled_bytes ());
     return used;
 }
 #undef OUT

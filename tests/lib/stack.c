@@ -1,8 +1,16 @@
 /*  stack - integration test helpers */
 #include <criterion/criterion.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include "stack.h"
+
+extern char **environ;
 
 const char *
 stack_env (const char *name)
@@ -44,7 +52,7 @@ stack_http_bytes (const char *method, const char *target, const char *extra_head
                   const void *body, size_t body_len, stack_http_t *out, char **data_p, size_t *len_p)
 {
     memset (out, 0, sizeof *out);
-    char url [4096];
+    char url [32768];
     if (strncmp (target, "http", 4) == 0)
         snprintf (url, sizeof url, "%s", target);
     else
@@ -67,6 +75,11 @@ stack_http_bytes (const char *method, const char *target, const char *extra_head
     if (body && !typed)
         headers = curl_slist_append (headers, "Content-Type: application/json");
     curl_easy_setopt (curl, CURLOPT_URL, url);
+    char ca [1024];
+    if (strncmp (url, "https:", 6) == 0) {
+        snprintf (ca, sizeof ca, "%s/tls/server.crt", stack_env ("RUN_DIR"));
+        curl_easy_setopt (curl, CURLOPT_CAINFO, ca);
+    }
     curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
     if (streq (method, "HEAD"))
         curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
@@ -98,6 +111,15 @@ stack_http (const char *method, const char *path, const char *extra_header,
             const char *body, stack_http_t *out)
 {
     stack_http_bytes (method, path, extra_header, body, body? strlen (body): 0, out, NULL, NULL);
+}
+
+void
+stack_http_at (int port, const char *method, const char *path, const char *extra_header,
+               const char *body, stack_http_t *out)
+{
+    char url [32768];
+    snprintf (url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    stack_http_bytes (method, url, extra_header, body, body? strlen (body): 0, out, NULL, NULL);
 }
 
 bool
@@ -208,4 +230,206 @@ stack_wait_status (const char *path, long want, int timeout_ms)
     } while (zclock_mono () < until);
     free (res);
     return status;
+}
+
+int
+stack_port (const char *name, int delta)
+{
+    return atoi (stack_env (name)) + delta;
+}
+
+//  An environment under construction: "NAME=value" strings, NULL-terminated
+typedef struct {
+    char **vars;                    //  owned, each owned
+    size_t count, size;             //  used, allocated (NULL included)
+} env_t;
+
+//  Sets the variable of one "NAME=value" line of len bytes, replacing an
+//  earlier value of NAME; ignores anything that is not such a line
+static void
+s_env_set (env_t *env, const char *line, size_t len)
+{
+    while (len && (line [len - 1] == '\r' || line [len - 1] == '\n'))
+        len--;
+    const char *equals = (const char *) memchr (line, '=', len);
+    if (!equals || equals == line)
+        return;
+    size_t prefix = (size_t) (equals - line) + 1;   //  "NAME="
+    char *var = strndup (line, len);
+    cr_assert_not_null (var);
+    for (size_t i = 0; i < env->count; i++)
+        if (strncmp (env->vars [i], var, prefix) == 0) {
+            free (env->vars [i]);
+            env->vars [i] = var;
+            return;
+        }
+    if (env->count + 2 > env->size) {
+        env->size = env->size? env->size * 2: 64;
+        env->vars = (char **) realloc (env->vars, env->size * sizeof (char *));
+        cr_assert_not_null (env->vars);
+    }
+    env->vars [env->count++] = var;
+    env->vars [env->count] = NULL;
+}
+
+//  Sets every "NAME=value" line of text
+static void
+s_env_lines (env_t *env, const char *text)
+{
+    for (const char *line = text; line && *line; ) {
+        const char *end = strchr (line, '\n');
+        size_t len = end? (size_t) (end - line): strlen (line);
+        s_env_set (env, line, len);
+        line = end? end + 1: NULL;
+    }
+}
+
+static void
+s_env_destroy (env_t *env)
+{
+    for (size_t i = 0; i < env->count; i++)
+        free (env->vars [i]);
+    free (env->vars);
+    memset (env, 0, sizeof *env);
+}
+
+//  Status of GET url, 0 when nothing answered within timeout_ms
+static long
+s_status (const char *url, long timeout_ms)
+{
+    CURL *curl = curl_easy_init ();
+    long status = 0;
+    curl_easy_setopt (curl, CURLOPT_URL, url);
+    curl_easy_setopt (curl, CURLOPT_NOBODY, 1L);
+    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (curl_easy_perform (curl) == CURLE_OK)
+        curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup (curl);
+    return status;
+}
+
+//  Exit status as a shell reports it
+static int
+s_exit_code (int status)
+{
+    return WIFEXITED (status)? WEXITSTATUS (status): WIFSIGNALED (status)? 128 + WTERMSIG (status): -1;
+}
+
+//  Whether pid has ended; its exit status into *code (-1 when someone
+//  else reaped it)
+static bool
+s_ended (pid_t pid, int *code)
+{
+    int status;
+    pid_t done = waitpid (pid, &status, WNOHANG);
+    if (done == pid) {
+        *code = s_exit_code (status);
+        return true;
+    }
+    //  Not our child any more (the test runner may reap every child)
+    if (done < 0 && errno == ECHILD && kill (pid, 0) != 0) {
+        *code = -1;
+        return true;
+    }
+    return false;
+}
+
+pid_t
+stack_gateway_start (const char *overrides, int http_port, int https_port, int metrics_port,
+                     int *exit_code)
+{
+    if (exit_code)
+        *exit_code = 0;
+    env_t env = { NULL, 0, 0 };
+    for (char **var = environ; *var; var++)
+        s_env_set (&env, *var, strlen (*var));
+    //  What the stack's own gateway is started with
+    char command [1024];
+    snprintf (command, sizeof command, "bash %s/scripts/stack.sh env gateway 2>/dev/null",
+              stack_env ("REPO_ROOT"));
+    FILE *pipe = popen (command, "r");
+    cr_assert_not_null (pipe);
+    char *text = (char *) calloc (1, 65536);
+    size_t used = fread (text, 1, 65535, pipe);
+    text [used] = 0;
+    cr_assert_eq (pclose (pipe), 0, "scripts/stack.sh env gateway failed");
+    s_env_lines (&env, text);
+    free (text);
+    if (overrides)
+        s_env_lines (&env, overrides);
+    char ports [160];
+    snprintf (ports, sizeof ports, "GATEWAY_HTTP_PORT=%d\nGATEWAY_HTTPS_PORT=%d\nGATEWAY_METRICS_PORT=%d\n",
+              http_port, https_port, metrics_port);
+    s_env_lines (&env, ports);
+
+    char binary [1024], log [1024], health [128];
+    snprintf (binary, sizeof binary, "%s/gateway", stack_env ("BIN_DIR"));
+    snprintf (log, sizeof log, "%s/logs/gateway-%d.log", stack_env ("RUN_DIR"), http_port);
+    snprintf (health, sizeof health, "http://127.0.0.1:%d/healthz", http_port);
+    char *argv [] = { binary, NULL };
+    if (s_status (health, 1000) != 0) {
+        //  Whatever answers there is not ours: never test a stranger
+        fprintf (stderr, "stack_gateway_start: port %d is already in use\n", http_port);
+        s_env_destroy (&env);
+        if (exit_code)
+            *exit_code = -1;
+        return -1;
+    }
+    pid_t parent = getpid ();
+    pid_t pid = fork ();
+    cr_assert_geq (pid, 0, "fork: %s", strerror (errno));
+    if (pid == 0) {
+        //  Only async-signal-safe calls from here to execve
+        prctl (PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid () != parent)
+            _exit (127);
+        int in = open ("/dev/null", O_RDONLY);
+        int out = open (log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (in < 0 || out < 0 || dup2 (in, 0) < 0 || dup2 (out, 1) < 0 || dup2 (out, 2) < 0)
+            _exit (127);
+        //  Nothing of the test process (its sockets, the runner's pipes) leaks in
+        close_range (3, ~0U, 0);
+        sigset_t none;
+        sigemptyset (&none);
+        sigprocmask (SIG_SETMASK, &none, NULL);
+        execve (binary, argv, env.vars);
+        _exit (127);
+    }
+    s_env_destroy (&env);
+
+    int64_t until = zclock_mono () + 20000;
+    int code;
+    while (zclock_mono () < until) {
+        if (s_ended (pid, &code)) {
+            if (exit_code)
+                *exit_code = code;
+            return -1;
+        }
+        if (s_status (health, 1000) == 200)
+            return pid;
+        zclock_sleep (50);
+    }
+    code = stack_gateway_stop (pid);
+    if (exit_code)
+        *exit_code = code;
+    return -1;
+}
+
+int
+stack_gateway_stop (pid_t pid)
+{
+    if (pid <= 0)
+        return -1;
+    int code;
+    kill (pid, SIGTERM);
+    int64_t until = zclock_mono () + 20000;
+    while (zclock_mono () < until) {
+        if (s_ended (pid, &code))
+            return code;
+        zclock_sleep (20);
+    }
+    kill (pid, SIGKILL);
+    while (!s_ended (pid, &code))
+        zclock_sleep (20);
+    return code;
 }

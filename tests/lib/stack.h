@@ -2,14 +2,16 @@
 
     tests/run.sh starts one stack per build under $RUN_DIR with test ports
     and exports its settings; these helpers read them and talk to it: HTTP
-    to the gateway, ZeroMQ to backends, SQL as the superuser, and
-    scripts/stack.sh to stop and start services.
+    to the gateway, ZeroMQ to backends, SQL as the superuser,
+    scripts/stack.sh to stop and start services, and extra gateways of the
+    same build with settings of their own.
 */
 #ifndef TEST_STACK_H_INCLUDED
 #define TEST_STACK_H_INCLUDED
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <libpq-fe.h>
 #include "cm_client.h"
 
@@ -30,12 +32,18 @@ void
                 const char *body, stack_http_t *out);
 
 //  Like stack_http with a body of body_len bytes (any bytes) and target a
-//  path or a full URL. When data_p is not NULL the whole response body is
-//  returned there (malloc'd, NUL-terminated, caller frees) with its length.
+//  path or a full URL (https:// URLs trust the stack's $RUN_DIR/tls pair).
+//  When data_p is not NULL the whole response body is returned there
+//  (malloc'd, NUL-terminated, caller frees) with its length.
 void
     stack_http_bytes (const char *method, const char *target, const char *extra_header,
                       const void *body, size_t body_len, stack_http_t *out,
                       char **data_p, size_t *len_p);
+
+//  Like stack_http, to http://127.0.0.1:port (an extra gateway)
+void
+    stack_http_at (int port, const char *method, const char *path, const char *extra_header,
+                   const char *body, stack_http_t *out);
 
 //  The value of a response header (case-insensitive), copied into value
 bool
@@ -61,6 +69,30 @@ PGconn *
 //  One integer from a query run as superuser (-1 on error)
 long
     stack_db_long (const char *sql);
+
+//  The stack's port setting name (GATEWAY_HTTP_PORT...) moved by delta:
+//  extra processes take ports beside the stack's, so TEST_PORT_OFFSET
+//  moves them too
+int
+    stack_port (const char *name, int delta);
+
+//  Start an extra gateway of the stack's build against the stack's backends
+//  and Redis: the environment scripts/stack.sh gives the stack's gateway,
+//  then overrides ("NAME=value" lines; "NAME=" empties a setting), on its
+//  own ports, logging to $RUN_DIR/logs/gateway-<http_port>.log. Waits until
+//  /healthz answers 200 on http_port. Returns its pid, or -1 when it exited
+//  first (its exit status into *exit_code unless NULL, 128 + signal when
+//  killed), did not answer within 20 s (it is then killed), or something
+//  already answered on http_port (*exit_code -1). It gets SIGTERM if the
+//  calling process dies first.
+pid_t
+    stack_gateway_start (const char *overrides, int http_port, int https_port, int metrics_port,
+                         int *exit_code);
+
+//  SIGTERM to a gateway from stack_gateway_start, then wait for it (SIGKILL
+//  after 20 s). Returns its exit status, 128 + signal when killed by one.
+int
+    stack_gateway_stop (pid_t pid);
 
 //  Poll until GET path answers want, for up to timeout_ms; returns the last status
 long
