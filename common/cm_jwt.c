@@ -10,12 +10,15 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 #include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -360,8 +363,97 @@ s_no_passphrase (char *buf, int size, int rwflag, void *arg)
 
 
 //  --------------------------------------------------------------------------
+//  cm_jwt_dir_open without openat2 (kernels before 5.6, or a seccomp
+//  profile that hides it): resolve the whole path, check that it is still
+//  beneath the directory, and open the result without following a link.
+
+static int
+s_open_beneath_by_path (int dir_fd, const char *name)
+{
+    char link [32], base [PATH_MAX], path [PATH_MAX], target [PATH_MAX];
+    snprintf (link, sizeof link, "/proc/self/fd/%d", dir_fd);
+    if (!realpath (link, base))
+        return -1;
+    if (snprintf (path, sizeof path, "%s/%s", base, name) >= (int) sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (!realpath (path, target))
+        return -1;                      //  ENOENT also for a dangling link
+    size_t len = strlen (base);
+    if (len == 1)
+        len = 0;                        //  dir is "/": anything but "/" is beneath
+    if (strncmp (target, base, len) != 0 || target [len] != '/' || target [len + 1] == '\0') {
+        errno = EXDEV;
+        return -1;
+    }
+    return open (target, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Open a file of a key directory; links may not lead out of it.
+
+int
+cm_jwt_dir_open (int dir_fd, const char *name)
+{
+    assert (name);
+    //  O_NONBLOCK: a FIFO planted under a key's name must not hang start-up
+    struct open_how how = {
+        .flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
+        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS
+    };
+    int fd = (int) syscall (SYS_openat2, dir_fd, name, &how, sizeof how);
+    //  ENOSYS: an older kernel; EPERM: a seccomp profile that predates it
+    if (fd >= 0 || (errno != ENOSYS && errno != EPERM))
+        return fd;
+    return s_open_beneath_by_path (dir_fd, name);
+}
+
+
+//  --------------------------------------------------------------------------
+//  True when gid is this process's effective group or one of its
+//  supplementary groups (a pod's fsGroup is one of the latter).
+
+static bool
+s_own_group (gid_t gid)
+{
+    if (gid == getegid ())
+        return true;
+    int count = getgroups (0, NULL);
+    if (count <= 0)
+        return false;
+    gid_t *groups = (gid_t *) calloc ((size_t) count, sizeof (gid_t));
+    if (!groups)
+        return false;
+    count = getgroups (count, groups);
+    bool found = false;
+    for (int i = 0; i < count && !found; i++)
+        found = groups [i] == gid;
+    free (groups);
+    return found;
+}
+
+
+//  --------------------------------------------------------------------------
+//  True when a key file's mode keeps it private: nothing for others, no
+//  write or execute for the group, and group read only for a group of our
+//  own, so the readers it admits are this process's own principals.
+
+static bool
+s_private_mode (const struct stat *st)
+{
+    mode_t loose = st->st_mode & 077;
+    if (loose == 0)
+        return true;
+    return loose == S_IRGRP && s_own_group (st->st_gid);
+}
+
+
+//  --------------------------------------------------------------------------
 //  Read and parse dir/name as a P-256 private key. The file must be a
-//  regular file no one but its owner can read. Sets *mtime. Returns the
+//  regular file, reached at most through links that stay in the directory,
+//  whose mode keeps it private (s_private_mode). Sets *mtime. Returns the
 //  key, or NULL.
 
 static EVP_PKEY *
@@ -373,12 +465,11 @@ s_read_private (int dir_fd, const char *name, struct timespec *mtime)
     EVP_PKEY *pkey = NULL;
     EVP_PKEY_CTX *check = NULL;
 
-    //  O_NONBLOCK: a FIFO planted under a .pem name must not hang start-up
-    int fd = openat (dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    int fd = cm_jwt_dir_open (dir_fd, name);
     if (fd < 0)
         goto failed;
     struct stat st;
-    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || (st.st_mode & 077) != 0
+    if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || !s_private_mode (&st)
     ||  st.st_size <= 0 || st.st_size > PEM_FILE_MAX)
         goto failed;
     *mtime = st.st_mtim;

@@ -84,14 +84,29 @@ void
     cm_jwt_keys_destroy (cm_jwt_keys_t **self_p);
 
 //  ----------------------------------------------------------------------
-//  Load every <kid>.pem (EC P-256 private key, mode 0600 or stricter, kid
-//  its RFC 7638 thumbprint) in dir. The key dir/rotation names as signing
-//  signs (see cm_jwt_rotation.h); without that file the newest by mtime
-//  does. The others only verify. Returns 0, or -1 leaving the set as it
-//  was (also when dir holds no key, the rotation file is malformed, names
-//  no signer or one without a key file, or the set already signs).
+//  Load every <kid>.pem (EC P-256 private key, kid its RFC 7638
+//  thumbprint) in dir. A key file is a regular file that no one else can
+//  read or write: mode 0600 or stricter, or 0640/0440 when its group is
+//  one of this process's own (a Kubernetes Secret volume with fsGroup).
+//  It may be reached through symlinks that stay beneath dir (a Secret
+//  volume's <kid>.pem -> ..data/<kid>.pem), see cm_jwt_dir_open. The key
+//  dir/rotation names as signing signs (see cm_jwt_rotation.h); without
+//  that file the newest by mtime does. The others only verify. Returns 0,
+//  or -1 leaving the set as it was (also when dir holds no key, the
+//  rotation file is malformed, names no signer or one without a key file,
+//  or the set already signs).
 int
     cm_jwt_keys_load_dir (cm_jwt_keys_t *self, const char *dir);
+
+//  ----------------------------------------------------------------------
+//  Open name, a file of the key directory dir_fd, read-only, the way every
+//  file there is opened: symlinks are followed only while they resolve
+//  beneath dir_fd (never "..", never /proc magic links; absolute links
+//  too are refused where the kernel has openat2), and without blocking on
+//  a FIFO. The caller checks what it opened (fstat). Returns a descriptor,
+//  or -1 with errno set (ENOENT: no such file; EXDEV: it leads outside).
+int
+    cm_jwt_dir_open (int dir_fd, const char *name);
 
 //  ----------------------------------------------------------------------
 //  Add a verify-only P-256 key from its JWK x and y (43 base64url chars

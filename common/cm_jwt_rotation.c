@@ -59,12 +59,16 @@ int
 cm_jwt_rotation_read (const char *dir, cm_jwt_rotation_t *state)
 {
     memset (state, 0, sizeof *state);
-    char path [4096];
-    if (snprintf (path, sizeof path, "%s/" CM_JWT_ROTATION_FILE, dir) >= (int) sizeof path)
-        return -1;
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
+    //  Opened like the key files: on a Kubernetes Secret volume the file
+    //  is a link into ..data, and a link out of the directory is refused
+    int dir_fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0)
         return errno == ENOENT? 1: -1;
+    int fd = cm_jwt_dir_open (dir_fd, CM_JWT_ROTATION_FILE);
+    int open_errno = errno;
+    close (dir_fd);
+    if (fd < 0)
+        return open_errno == ENOENT? 1: -1;
     char text [FILE_MAX + 1];
     size_t len = 0;
     struct stat st;

@@ -38,9 +38,11 @@ typedef struct {
 } cm_jwt_rotation_t;
 
 //  ----------------------------------------------------------------------
-//  Read dir/rotation into state. Returns 0, 1 when there is no such file
-//  (state empty), or -1 when it cannot be read or is malformed: a bad
-//  line, a duplicate kid, more than one signing key, too many lines.
+//  Read dir/rotation into state. It may be a link that stays beneath dir
+//  (cm_jwt_dir_open). Returns 0, 1 when there is no such file (state
+//  empty), or -1 when it cannot be read, is not a regular file, leads out
+//  of dir, or is malformed: a bad line, a duplicate kid, more than one
+//  signing key, too many lines.
 int
     cm_jwt_rotation_read (const char *dir, cm_jwt_rotation_t *state);
 

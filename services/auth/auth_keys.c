@@ -1,6 +1,7 @@
 /*  auth_keys - the process-wide JWT key set, reloaded when KEYS_DIR/jwt changes */
 #include <czmq.h>
 #include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include "auth_keys.h"
@@ -14,8 +15,19 @@ static char s_dir [1024];                   //  set once by init
 static uint64_t s_fingerprint;              //  guarded by s_reload_lock
 static int64_t s_checked_at;                //  guarded by s_reload_lock
 
+//  FNV-1a over len bytes, continuing from hash
+static uint64_t
+s_fnv (uint64_t hash, const void *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        hash = (hash ^ ((const uint8_t *) data) [i]) * 1099511628211ULL;
+    return hash;
+}
+
 //  A digest of what is in dir that matters: names, sizes, mtimes and inodes
-//  of the key files and the rotation file. Order-independent (a sum).
+//  of the key files and the rotation file (through their links: stat
+//  follows them), and on a Kubernetes Secret volume where ..data points,
+//  which the kubelet swaps atomically on every update. Order-independent.
 static uint64_t
 s_fingerprint_of (const char *dir)
 {
@@ -27,18 +39,25 @@ s_fingerprint_of (const char *dir)
     while ((entry = readdir (handle)) != NULL) {
         size_t len = strlen (entry->d_name);
         bool pem = len > 4 && streq (entry->d_name + len - 4, ".pem");
-        if (!pem && !streq (entry->d_name, CM_JWT_ROTATION_FILE))
+        bool data = streq (entry->d_name, "..data");
+        if (!pem && !data && !streq (entry->d_name, CM_JWT_ROTATION_FILE))
             continue;
-        struct stat st;
-        if (fstatat (dirfd (handle), entry->d_name, &st, 0) != 0)
-            continue;
-        uint64_t hash = 14695981039346656037ULL;        //  FNV-1a
-        const uint64_t values [] = { (uint64_t) st.st_size, (uint64_t) st.st_mtim.tv_sec,
-                                     (uint64_t) st.st_mtim.tv_nsec, (uint64_t) st.st_ino };
-        for (size_t i = 0; i < len; i++)
-            hash = (hash ^ (uint8_t) entry->d_name [i]) * 1099511628211ULL;
-        for (size_t i = 0; i < sizeof values / sizeof values [0]; i++)
-            hash = (hash ^ values [i]) * 1099511628211ULL;
+        uint64_t hash = s_fnv (14695981039346656037ULL, entry->d_name, len);
+        if (data) {
+            char target [PATH_MAX];
+            ssize_t n = readlinkat (dirfd (handle), entry->d_name, target, sizeof target);
+            if (n < 0)
+                continue;
+            hash = s_fnv (hash, target, (size_t) n);
+        }
+        else {
+            struct stat st;
+            if (fstatat (dirfd (handle), entry->d_name, &st, 0) != 0)
+                continue;
+            const uint64_t values [] = { (uint64_t) st.st_size, (uint64_t) st.st_mtim.tv_sec,
+                                         (uint64_t) st.st_mtim.tv_nsec, (uint64_t) st.st_ino };
+            hash = s_fnv (hash, values, sizeof values);
+        }
         sum += hash;
     }
     closedir (handle);

@@ -7,15 +7,23 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/filter.h>
+#include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -1188,4 +1196,318 @@ Test (cm_jwt, verify_speed, .init = s_setup, .fini = s_teardown, .timeout = TEST
     double us = ((double) (stop.tv_sec - start.tv_sec) * 1e6
                + (double) (stop.tv_nsec - start.tv_nsec) / 1e3) / 10000.0;
     cr_log_info ("cm_jwt_verify: %.1f us per verify (10000 runs)", us);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Kubernetes Secret volumes. The kubelet writes the files of a Secret into
+//  a fresh ..<timestamp>/ directory, points the ..data link at it (a rename,
+//  so the swap is atomic) and shows each file as <name> -> ..data/<name>,
+//  mode 0440 with the pod's fsGroup as group.
+
+#define TS_FIRST    "..2026_01_02_03_04_05.000000001"
+#define TS_SECOND   "..2026_01_09_03_04_05.000000002"
+
+static int
+s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void) st;
+    (void) flag;
+    (void) ftw;
+    return remove (path);
+}
+
+static void
+s_remove_tree (const char *dir)
+{
+    cr_expect_eq (nftw (dir, s_remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0, "%s", dir);
+}
+
+//  A Secret volume in dir holding the count keys of kids/keys (mode mode,
+//  group gid) and, when rotation is not NULL, that rotation file, written
+//  the kubelet's way into the timestamped directory ts
+static void
+s_secret_volume (const char *dir, const char *ts, EVP_PKEY **keys, char (*kids) [64],
+                 size_t count, const char *rotation, mode_t mode, gid_t gid)
+{
+    char data [128], path [512], link [512];
+    snprintf (data, sizeof data, "%s/%s", dir, ts);
+    cr_assert_eq (mkdir (data, 0755), 0, "mkdir %s: %s", data, strerror (errno));
+    for (size_t i = 0; i < count; i++) {
+        s_write_key (data, kids [i], keys [i], mode, time (NULL) - (time_t) i);
+        snprintf (path, sizeof path, "%s/%s.pem", data, kids [i]);
+        cr_assert_eq (chown (path, (uid_t) -1, gid), 0, "chown %s", path);
+        cr_assert_eq (chmod (path, mode), 0);
+    }
+    if (rotation) {
+        s_write_rotation (data, rotation);
+        snprintf (path, sizeof path, "%s/rotation", data);
+        cr_assert_eq (chown (path, (uid_t) -1, gid), 0);
+        cr_assert_eq (chmod (path, 0440), 0);
+    }
+    //  ..data_tmp -> ts, renamed over ..data
+    snprintf (link, sizeof link, "%s/..data_tmp", dir);
+    cr_assert_eq (symlink (ts, link), 0);
+    snprintf (path, sizeof path, "%s/..data", dir);
+    cr_assert_eq (rename (link, path), 0);
+    for (size_t i = 0; i < count + (rotation? 1: 0); i++) {
+        char name [128], target [160];
+        if (i < count)
+            snprintf (name, sizeof name, "%s.pem", kids [i]);
+        else
+            snprintf (name, sizeof name, "rotation");
+        snprintf (target, sizeof target, "..data/%s", name);
+        snprintf (link, sizeof link, "%s/%s", dir, name);
+        if (symlink (target, link) != 0)
+            cr_assert_eq (errno, EEXIST, "symlink %s", link);
+    }
+}
+
+//  Make openat2 look absent, as on kernels before 5.6: the loader must
+//  fall back to its own check and keep the same rules
+static void
+s_without_openat2 (void)
+{
+    struct sock_filter filter [] = {
+        BPF_STMT (BPF_LD | BPF_W | BPF_ABS, offsetof (struct seccomp_data, nr)),
+        BPF_JUMP (BPF_JMP | BPF_JEQ | BPF_K, SYS_openat2, 0, 1),
+        BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+        BPF_STMT (BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog program = { (unsigned short) (sizeof filter / sizeof filter [0]), filter };
+    cr_assert_eq (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+    cr_assert_eq (prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program), 0, "seccomp: %s",
+                  strerror (errno));
+    struct open_how how = { .flags = O_RDONLY };
+    cr_assert_eq (syscall (SYS_openat2, AT_FDCWD, "/", &how, sizeof how), -1);
+    cr_assert_eq (errno, ENOSYS);
+}
+
+//  A gid that is neither our effective group nor a supplementary one
+static gid_t
+s_foreign_gid (void)
+{
+    gid_t groups [256];
+    int count = getgroups (256, groups);
+    cr_assert_geq (count, 0);
+    for (gid_t gid = 4242;; gid++) {
+        bool ours = gid == getegid ();
+        for (int i = 0; i < count; i++)
+            ours = ours || groups [i] == gid;
+        if (!ours)
+            return gid;
+    }
+}
+
+static int
+s_load (const char *dir, cm_jwt_keys_t **keys_p)
+{
+    *keys_p = cm_jwt_keys_new ();
+    cr_assert_not_null (*keys_p);
+    return cm_jwt_keys_load_dir (*keys_p, dir);
+}
+
+//  The layout loads with the signer the rotation file names, and a new
+//  Secret version (..data swapped) brings its own keys and signer
+static void
+s_check_secret_volume_loads (void)
+{
+    char dir [64] = "/tmp/cm_jwt_secret_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    EVP_PKEY *keys [3];
+    char kids [3][64];
+    for (int i = 0; i < 3; i++) {
+        keys [i] = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+        cr_assert_not_null (keys [i]);
+        s_thumbprint (keys [i], kids [i]);
+    }
+    //  The older key signs although the other is newer: the rotation file says so
+    char text [512];
+    snprintf (text, sizeof text, "%s next 1760000100\n%s signing 1760000000\n", kids [0], kids [1]);
+    s_secret_volume (dir, TS_FIRST, keys, kids, 2, text, 0440, getegid ());
+    cm_jwt_keys_t *set;
+    cr_assert_eq (s_load (dir, &set), 0, "a Secret volume's layout loads");
+    cr_assert_eq (cm_jwt_keys_count (set), 2);
+    s_assert_signs_with (set, kids [1], keys [1]);
+    cm_jwt_keys_destroy (&set);
+
+    //  0640 is as good as 0440
+    char path [256];
+    snprintf (path, sizeof path, "%s/%s/%s.pem", dir, TS_FIRST, kids [0]);
+    cr_assert_eq (chmod (path, 0640), 0);
+    cr_assert_eq (s_load (dir, &set), 0);
+    cm_jwt_keys_destroy (&set);
+
+    //  The next version: key 0 promoted, key 1 gone, key 2 published
+    snprintf (text, sizeof text, "%s signing 1760000200\n%s next 1760000200\n", kids [0], kids [2]);
+    EVP_PKEY *next_keys [2] = { keys [0], keys [2] };
+    char next_kids [2][64];
+    snprintf (next_kids [0], 64, "%s", kids [0]);
+    snprintf (next_kids [1], 64, "%s", kids [2]);
+    s_secret_volume (dir, TS_SECOND, next_keys, next_kids, 2, text, 0440, getegid ());
+    //  While the kubelet has not yet removed key 1's link, it dangles: refused
+    cr_assert_eq (s_load (dir, &set), -1, "a dangling link is no key");
+    cm_jwt_keys_destroy (&set);
+    snprintf (path, sizeof path, "%s/%s.pem", dir, kids [1]);
+    cr_assert_eq (unlink (path), 0);
+    cr_assert_eq (s_load (dir, &set), 0);
+    cr_assert_eq (cm_jwt_keys_count (set), 2);
+    s_assert_signs_with (set, kids [0], keys [0]);
+    cm_jwt_keys_destroy (&set);
+
+    for (int i = 0; i < 3; i++)
+        EVP_PKEY_free (keys [i]);
+    s_remove_tree (dir);
+}
+
+Test (cm_jwt_secret_volume, kubelet_layout_loads, .timeout = TEST_TIMEOUT)
+{
+    s_check_secret_volume_loads ();
+}
+
+Test (cm_jwt_secret_volume, kubelet_layout_loads_without_openat2, .timeout = TEST_TIMEOUT)
+{
+    s_without_openat2 ();
+    s_check_secret_volume_loads ();
+}
+
+//  Links that lead out of the key directory are refused, whichever file
+//  they stand for and however they get there
+static void
+s_check_links_out_refused (void)
+{
+    char dir [64] = "/tmp/cm_jwt_secret_XXXXXX";
+    char outside [64] = "/tmp/cm_jwt_outside_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    cr_assert_not_null (mkdtemp (outside));
+    EVP_PKEY *key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    char kid [64], link [256], target [256], text [256];
+    s_thumbprint (key, kid);
+    //  A good key, private to us, but outside dir
+    s_write_key (outside, kid, key, 0600, time (NULL));
+    snprintf (link, sizeof link, "%s/%s.pem", dir, kid);
+    cm_jwt_keys_t *set;
+
+    //  An absolute link
+    snprintf (target, sizeof target, "%s/%s.pem", outside, kid);
+    cr_assert_eq (symlink (target, link), 0);
+    cr_assert_eq (s_load (dir, &set), -1, "absolute link out of dir accepted");
+    cm_jwt_keys_destroy (&set);
+    //  A relative one climbing out
+    cr_assert_eq (unlink (link), 0);
+    snprintf (target, sizeof target, "../%s/%s.pem", outside + 5, kid);
+    cr_assert_eq (symlink (target, link), 0);
+    cr_assert_eq (s_load (dir, &set), -1, "relative link out of dir accepted");
+    cm_jwt_keys_destroy (&set);
+    //  ..data itself pointing out, the key's link staying "inside"
+    cr_assert_eq (unlink (link), 0);
+    snprintf (target, sizeof target, "%s/..data", dir);
+    cr_assert_eq (symlink (outside, target), 0);
+    snprintf (target, sizeof target, "..data/%s.pem", kid);
+    cr_assert_eq (symlink (target, link), 0);
+    cr_assert_eq (s_load (dir, &set), -1, "..data pointing out of dir accepted");
+    cm_jwt_keys_destroy (&set);
+
+    //  The rotation file too: a good key inside, the rotation file outside
+    cr_assert_eq (unlink (link), 0);
+    s_write_key (dir, kid, key, 0600, time (NULL));
+    snprintf (text, sizeof text, "%s signing 1760000000\n", kid);
+    s_write_rotation (outside, text);
+    snprintf (link, sizeof link, "%s/rotation", dir);
+    snprintf (target, sizeof target, "%s/rotation", outside);
+    cr_assert_eq (symlink (target, link), 0);
+    cr_assert_eq (s_load (dir, &set), -1, "rotation file out of dir accepted");
+    cm_jwt_keys_destroy (&set);
+    //  Control: without that link the key loads
+    cr_assert_eq (unlink (link), 0);
+    cr_assert_eq (s_load (dir, &set), 0);
+    cm_jwt_keys_destroy (&set);
+
+    EVP_PKEY_free (key);
+    s_remove_tree (dir);
+    s_remove_tree (outside);
+}
+
+Test (cm_jwt_secret_volume, link_out_of_dir_refused, .timeout = TEST_TIMEOUT)
+{
+    s_check_links_out_refused ();
+}
+
+Test (cm_jwt_secret_volume, link_out_of_dir_refused_without_openat2, .timeout = TEST_TIMEOUT)
+{
+    s_without_openat2 ();
+    s_check_links_out_refused ();
+}
+
+Test (cm_jwt_secret_volume, group_read_only_for_our_own_group, .timeout = TEST_TIMEOUT)
+{
+    char dir [64] = "/tmp/cm_jwt_secret_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    EVP_PKEY *key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    char kids [1][64], path [256];
+    s_thumbprint (key, kids [0]);
+    s_secret_volume (dir, TS_FIRST, &key, kids, 1, NULL, 0440, getegid ());
+    snprintf (path, sizeof path, "%s/%s/%s.pem", dir, TS_FIRST, kids [0]);
+    cm_jwt_keys_t *set;
+    cr_assert_eq (s_load (dir, &set), 0, "0440, our group");
+    cm_jwt_keys_destroy (&set);
+
+    //  Group write or execute is never private, whoever the group is
+    const mode_t loose [] = { 0460, 0450, 0660, 0470 };
+    for (size_t i = 0; i < sizeof loose / sizeof loose [0]; i++) {
+        cr_assert_eq (chmod (path, loose [i]), 0);
+        cr_assert_eq (s_load (dir, &set), -1, "mode %o accepted", (unsigned) loose [i]);
+        cm_jwt_keys_destroy (&set);
+    }
+
+    //  A group we are not in could read it: refused. Only root can give a
+    //  file a group it is not in itself
+    if (geteuid () != 0)
+        cr_log_warn ("not root: the foreign-group case is not exercised");
+    else {
+        gid_t foreign = s_foreign_gid ();
+        cr_assert_eq (chown (path, (uid_t) -1, foreign), 0);
+        const mode_t modes [] = { 0440, 0640 };
+        for (size_t i = 0; i < 2; i++) {
+            cr_assert_eq (chmod (path, modes [i]), 0);
+            cr_assert_eq (s_load (dir, &set), -1, "mode %o, group %u accepted",
+                          (unsigned) modes [i], (unsigned) foreign);
+            cm_jwt_keys_destroy (&set);
+        }
+        //  Owner-only stays fine whatever the group
+        cr_assert_eq (chmod (path, 0400), 0);
+        cr_assert_eq (s_load (dir, &set), 0, "0400, foreign group");
+        cm_jwt_keys_destroy (&set);
+    }
+    EVP_PKEY_free (key);
+    s_remove_tree (dir);
+}
+
+Test (cm_jwt_secret_volume, other_readable_refused, .timeout = TEST_TIMEOUT)
+{
+    char dir [64] = "/tmp/cm_jwt_secret_XXXXXX";
+    cr_assert_not_null (mkdtemp (dir));
+    EVP_PKEY *key = EVP_PKEY_Q_keygen (NULL, NULL, "EC", "P-256");
+    char kids [1][64], path [256];
+    s_thumbprint (key, kids [0]);
+    //  Our own group, through the kubelet's links, and still refused:
+    //  anyone on the machine could read it
+    s_secret_volume (dir, TS_FIRST, &key, kids, 1, NULL, 0444, getegid ());
+    snprintf (path, sizeof path, "%s/%s/%s.pem", dir, TS_FIRST, kids [0]);
+    const mode_t modes [] = { 0444, 0404, 0644, 0604, 0402, 0401 };
+    cm_jwt_keys_t *set;
+    for (size_t i = 0; i < sizeof modes / sizeof modes [0]; i++) {
+        cr_assert_eq (chmod (path, modes [i]), 0);
+        cr_assert_eq (s_load (dir, &set), -1, "mode %o accepted", (unsigned) modes [i]);
+        cm_jwt_keys_destroy (&set);
+    }
+    //  A plain file too
+    char plain [64] = "/tmp/cm_jwt_plain_XXXXXX";
+    cr_assert_not_null (mkdtemp (plain));
+    s_write_key (plain, kids [0], key, 0444, time (NULL));
+    cr_assert_eq (s_load (plain, &set), -1, "plain 0444 accepted");
+    cm_jwt_keys_destroy (&set);
+    EVP_PKEY_free (key);
+    s_remove_tree (dir);
+    s_remove_tree (plain);
 }
