@@ -5,6 +5,8 @@
 #   make deps       install missing Debian packages (root) or print the line
 #   make run        deps + build + the whole local stack under .run/ (Ctrl-C stops)
 #   make test       deps + build + deploy-check + every test, then again under ASan/UBSan
+#   make bench      deps + build + wrk against this stack and the FastAPI reference
+#                   (bench/bench.sh; results under build/bench/)
 #   make deploy-check  docker-compose.yml, the Kubernetes overlays and the Dockerfile,
 #                   checked offline (deploy/check/run.sh)
 #   make lint       cppcheck over the sources
@@ -45,7 +47,7 @@ LIB_SRC   := $(wildcard common/*.c proto/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/common_migrations.o
 LIB       := $(BUILD)/libcm.a
 
-.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check
+.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check bench
 # Debian 12's CivetWeb looks OpenSSL up at run time by names only OpenSSL
 # 1.1 satisfies; these two small libraries bridge it (see compat/*.c)
 TLS_COMPAT := $(BIN)/tls-compat/libssl.so $(BIN)/tls-compat/libcrypto.so
@@ -123,6 +125,16 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
 	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
 deps:
 	@bash scripts/deps.sh
+
+# ---------------------------------------------------------------- benchmarks
+$(BUILD)/bench/argon2_rate: $(BUILD)/bench/argon2_rate.o $(auth_OBJ) $(LIB)
+	@echo "  LD   $@"
+	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS)
+
+bench:
+	@bash scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory all build/release/bench/argon2_rate
+	@bash bench/bench.sh
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -12,6 +12,7 @@
 #                      including deploy/check's npm packages (pinned by its lockfile)
 #   deps.sh --build    only the compiler and the libraries the services link against:
 #                      what the Dockerfile's build stage installs
+#   deps.sh --bench    everything, plus what `make bench` runs the FastAPI reference with
 
 # Started as `sh script`: everything below needs bash, so hand over to it.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -39,13 +40,21 @@ PACKAGES=(
     docker-compose
 )
 
+# make bench: the FastAPI reference stack it compares against (Debian's own packages)
+BENCH_PACKAGES=(
+    python3-fastapi python3-uvicorn python3-uvloop python3-httptools python3-asyncpg
+    python3-jose python3-passlib python3-argon2 python3-email-validator python3-multipart
+    python3-redis
+)
+
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 BUILD_ONLY=0
 case ${1:-} in
 '') ;;
 --build) BUILD_ONLY=1 ;;
+--bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
 *)
-    echo "usage: deps.sh [--build]" >&2
+    echo "usage: deps.sh [--build | --bench]" >&2
     exit 2
     ;;
 esac
