@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include "auth_breach.h"
+#include "auth_http.h"
 #include "../../common/cm_log.h"
 
 #define SHA1_BYTES      20
@@ -45,63 +46,6 @@ typedef struct {
     bool found;                         //  our suffix, with a count above zero
 } s_reader_t;
 
-
-//  https://, or http:// to this host only (a local mirror or a test); no
-//  user info, since a URL ends up in logs; no query or fragment, since the
-//  prefix is appended to the path. 0 or -1.
-static int
-s_check_url (const char *url)
-{
-    const char *host;
-    bool tls = false;
-    if (strncasecmp (url, "https://", 8) == 0) {
-        host = url + 8;
-        tls = true;
-    }
-    else
-    if (strncasecmp (url, "http://", 7) == 0)
-        host = url + 7;
-    else
-        return -1;
-    //  Backslashes are refused too: URL parsers disagree on what they mean
-    for (const unsigned char *p = (const unsigned char *) url; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7F || *p == '\\' || *p == '?' || *p == '#')
-            return -1;
-    size_t authority = strcspn (host, "/");
-    if (memchr (host, '@', authority))
-        return -1;
-    const char *name = host;
-    size_t name_len;
-    const char *after;                  //  what follows the host name: ":port" or the end
-    if (*host == '[') {
-        const char *end = (const char *) memchr (host, ']', authority);
-        if (!end)
-            return -1;
-        name = host + 1;
-        name_len = (size_t) (end - name);
-        after = end + 1;
-    }
-    else {
-        name_len = strcspn (host, ":/");
-        after = host + name_len;
-    }
-    if (name_len == 0 || name_len > 253)
-        return -1;
-    if (after < host + authority) {
-        if (*after != ':')
-            return -1;
-        size_t digits = (size_t) (host + authority - after - 1);
-        if (digits == 0 || digits > 5 || strspn (after + 1, "0123456789") < digits)
-            return -1;
-    }
-    char hostname [256];
-    memcpy (hostname, name, name_len);
-    hostname [name_len] = 0;
-    bool local = strcasecmp (hostname, "localhost") == 0
-              || strcmp (hostname, "127.0.0.1") == 0
-              || strcmp (hostname, "::1") == 0;
-    return tls || local? 0: -1;
-}
 
 //  True when the SUFFIX_LEN characters at text, any case, are ours
 static bool
@@ -182,25 +126,15 @@ s_fetch (auth_breach_t *self, const char *url, s_reader_t *reader)
 {
     auth_breach_result_t result = AUTH_BREACH_UNKNOWN;
     struct curl_slist *headers = NULL;
-    CURL *curl = curl_easy_init ();
+    CURL *curl = auth_http_handle_new (url, self->ca_file, NULL, AUTH_BREACH_CONNECT_MS,
+                                       AUTH_BREACH_TIMEOUT_MS);
     if (!curl || !(headers = curl_slist_append (NULL, "Add-Padding: true"))) {
         cm_warn ("breached-password lookup skipped: cannot set up libcurl");
         goto cleanup;
     }
-    //  Signals cannot time out DNS in threads (NOSIGNAL); the lookup sits in
-    //  a sign-up request, so a slow service costs it TIMEOUT_MS at most. A
-    //  redirect is a failure, not something to follow off the host.
-    if (curl_easy_setopt (curl, CURLOPT_URL, url) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long) AUTH_BREACH_CONNECT_MS) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) AUTH_BREACH_TIMEOUT_MS) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK
-    ||  curl_easy_setopt (curl, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK
-    ||  (self->ca_file
-         && curl_easy_setopt (curl, CURLOPT_CAINFO, self->ca_file) != CURLE_OK)
-    ||  curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L) != CURLE_OK
+    //  The lookup sits in a sign-up request, so a slow service costs it
+    //  TIMEOUT_MS at most (auth_http sets the timeouts and TLS rules)
+    if (curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L) != CURLE_OK
     ||  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers) != CURLE_OK
     ||  curl_easy_setopt (curl, CURLOPT_USERAGENT, USER_AGENT) != CURLE_OK
     ||  curl_easy_setopt (curl, CURLOPT_FAILONERROR, 1L) != CURLE_OK
@@ -241,7 +175,8 @@ s_fetch (auth_breach_t *self, const char *url, s_reader_t *reader)
 
 cleanup:
     curl_slist_free_all (headers);
-    curl_easy_cleanup (curl);
+    if (curl)
+        curl_easy_cleanup (curl);
     return result;
 }
 
@@ -259,7 +194,7 @@ auth_breach_new (const char *url, const char *ca_file)
         return self;
     }
     size_t len = strnlen (url, AUTH_BREACH_URL_MAX + 1);
-    if (len > AUTH_BREACH_URL_MAX || s_check_url (url)) {
+    if (len > AUTH_BREACH_URL_MAX || auth_http_url_check (url, true, false)) {
         cm_error ("BREACHED_PASSWORD_RANGE_URL must be https://host[:port]/path (http:// only "
                   "to localhost), with no credentials, query or fragment");
         goto failed;
