@@ -12,6 +12,8 @@
 #include "cm_config.h"
 #include "cm_log.h"
 
+extern char **environ;
+
 typedef enum {
     T_INT,          //  decimal integer within min..max
     T_STR,          //  non-empty text
@@ -199,6 +201,10 @@ static const row_t s_rows [] = {
     { "CLIENT_RESOLVE_INTERVAL_MS", T_INT, "5000", 100, 3600000, ALL & ~SVC (CM_SVC_AUDIT),
       OFF (client_resolve_interval_ms), 0,
       "how often host names in *_ENDPOINTS are resolved again (every address is a replica)" },
+    { "OAUTH_ALLOWED_REDIRECTS", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (oauth_allowed_redirects), 0,
+      "comma-separated exact URLs a provider sign-in may return the browser to; empty: none" },
+    { "OIDC_CA_FILE", T_STR, "", 0, 0, SVC (CM_SVC_AUTH), OFF (oidc_ca_file), 0,
+      "PEM file of extra CA certificates trusted for sign-in providers (beside the system's)" },
 };
 #define ROW_COUNT (sizeof s_rows / sizeof s_rows [0])
 
@@ -403,6 +409,124 @@ s_check (const row_t *row, const char *value, cm_config_t *cfg, char *problem, s
     return NULL;
 }
 
+//  An absolute https:// URL without user info, query, fragment or spaces
+static bool
+s_https_url (const char *url)
+{
+    if (strncmp (url, "https://", 8) != 0 || strlen (url) > 1024 || !url [8] || url [8] == '/')
+        return false;
+    for (const unsigned char *p = (const unsigned char *) url; *p; p++)
+        if (*p <= 0x20 || *p >= 0x7F || *p == '\\' || *p == '?' || *p == '#')
+            return false;
+    size_t authority = strcspn (url + 8, "/");
+    return !memchr (url + 8, '@', authority);
+}
+
+//  One provider setting: NAME's suffix through get, "" when unset
+static const char *
+s_provider_get (cm_config_get_fn *get, void *arg, const char *upper, const char *suffix,
+                char *name, size_t size)
+{
+    snprintf (name, size, "OIDC_%.32s_%.24s", upper, suffix);
+    const char *value = get (name, arg);
+    return value? value: "";
+}
+
+//  The names of OIDC_<NAME>_ISSUER variables in the environment, upper-case.
+//  Returns how many, or -1 when there are more than max.
+static int
+s_provider_names (char names [][CM_OIDC_NAME_MAX + 1], int max)
+{
+    int count = 0;
+    for (char **entry = environ; entry && *entry; entry++) {
+        const char *var = *entry;
+        const char *eq = strchr (var, '=');
+        if (!eq || strncmp (var, "OIDC_", 5) != 0)
+            continue;
+        size_t len = (size_t) (eq - var);
+        if (len < 5 + 1 + 7 || memcmp (eq - 7, "_ISSUER", 7) != 0)
+            continue;
+        size_t name_len = len - 5 - 7;
+        bool ok = name_len <= CM_OIDC_NAME_MAX;
+        for (size_t i = 0; ok && i < name_len; i++)
+            ok = isupper ((unsigned char) var [5 + i]) || isdigit ((unsigned char) var [5 + i])
+              || var [5 + i] == '_';
+        if (!ok)
+            continue;               //  reported by the caller as an unusable name
+        if (count == max)
+            return -1;
+        memcpy (names [count], var + 5, name_len);
+        names [count++][name_len] = 0;
+    }
+    return count;
+}
+
+//  The sign-in providers: every OIDC_<NAME>_ISSUER in the environment, with
+//  its other settings read through get. Returns the number of problems.
+static int
+s_load_providers (cm_config_t *cfg, cm_config_get_fn *get, void *arg, FILE *errors)
+{
+    char names [CM_OIDC_PROVIDERS_MAX][CM_OIDC_NAME_MAX + 1];
+    int count = s_provider_names (names, CM_OIDC_PROVIDERS_MAX);
+    if (count < 0) {
+        fprintf (errors, "config: more than %d OIDC_<NAME>_ISSUER providers\n", CM_OIDC_PROVIDERS_MAX);
+        return 1;
+    }
+    int problems = 0;
+    for (int i = 0; i < count; i++) {
+        cm_oidc_provider_t *p = &cfg->oidc [cfg->oidc_count++];
+        char name [96], problem [512];
+        for (size_t c = 0; names [i][c]; c++)
+            p->name [c] = (char) tolower ((unsigned char) names [i][c]);
+        const char *issuer = s_provider_get (get, arg, names [i], "ISSUER", name, sizeof name);
+        if (!s_https_url (issuer)) {
+            fprintf (errors, "config: %s must be an https:// URL without query, fragment or user info\n", name);
+            problems++;
+        }
+        p->issuer = strdup (issuer);
+        const char *client_id = s_provider_get (get, arg, names [i], "CLIENT_ID", name, sizeof name);
+        if (!*client_id || strlen (client_id) > 512) {
+            fprintf (errors, "config: %s is required (1..512 bytes) beside OIDC_%s_ISSUER\n", name, names [i]);
+            problems++;
+        }
+        p->client_id = strdup (client_id);
+        const char *secret_file = s_provider_get (get, arg, names [i], "CLIENT_SECRET_FILE", name, sizeof name);
+        p->client_secret_file = strdup (secret_file);
+        if (*secret_file && !(p->client_secret = s_read_secret (secret_file, problem, sizeof problem))) {
+            fprintf (errors, "config: %s: %s\n", name, problem);
+            problems++;
+        }
+        const char *kind = s_provider_get (get, arg, names [i], "KIND", name, sizeof name);
+        if (!*kind)
+            kind = strcmp (issuer, "https://github.com") == 0? "github": "oidc";
+        if (strcmp (kind, "oidc") != 0 && strcmp (kind, "github") != 0) {
+            fprintf (errors, "config: %s must be oidc or github\n", name);
+            problems++;
+        }
+        p->kind = strdup (kind);
+        const char *scopes = s_provider_get (get, arg, names [i], "SCOPES", name, sizeof name);
+        if (!*scopes)
+            scopes = strcmp (kind, "github") == 0? "read:user user:email": "openid email profile";
+        bool scopes_ok = strlen (scopes) <= 512;
+        for (const char *c = scopes; scopes_ok && *c; c++)
+            scopes_ok = *c == ' ' || (*c > 0x20 && *c < 0x7F && *c != '"' && *c != '\\');
+        if (!scopes_ok) {
+            fprintf (errors, "config: %s must be space-separated scope names\n", name);
+            problems++;
+        }
+        p->scopes = strdup (scopes);
+        const char *api_url = s_provider_get (get, arg, names [i], "API_URL", name, sizeof name);
+        if (!*api_url)
+            api_url = "https://api.github.com";
+        if (!s_https_url (api_url)) {
+            fprintf (errors, "config: %s must be an https:// URL\n", name);
+            problems++;
+        }
+        p->api_url = strdup (api_url);
+    }
+    return problems;
+}
+
 int
 cm_config_load (cm_config_t *cfg, cm_svc_t svc, cm_config_get_fn *get, void *arg, FILE *errors)
 {
@@ -439,6 +563,8 @@ cm_config_load (cm_config_t *cfg, cm_svc_t svc, cm_config_get_fn *get, void *arg
             problems++;
         }
     }
+    if (svc == CM_SVC_AUTH)
+        problems += s_load_providers (cfg, get, arg, errors);
     return problems? -1: 0;
 }
 
@@ -462,6 +588,19 @@ cm_config_clear (cm_config_t *cfg)
             }
         }
     }
+    for (int i = 0; i < cfg->oidc_count; i++) {
+        cm_oidc_provider_t *p = &cfg->oidc [i];
+        if (p->client_secret) {
+            memset (p->client_secret, 0, strlen (p->client_secret));
+            free (p->client_secret);
+        }
+        free (p->issuer);
+        free (p->client_id);
+        free (p->client_secret_file);
+        free (p->kind);
+        free (p->scopes);
+        free (p->api_url);
+    }
     memset (cfg, 0, sizeof *cfg);
 }
 
@@ -480,4 +619,10 @@ cm_config_print_help (cm_svc_t svc, FILE *out)
         fprintf (out, "  %-28s %s (default: %s)\n", name, row->help,
                  row->dflt? (*fallback? fallback: "empty"): "required");
     }
+    if (svc == CM_SVC_AUTH)
+        fprintf (out, "  OIDC_<NAME>_ISSUER           a sign-in provider (up to %d): https issuer; beside it\n"
+                      "                               OIDC_<NAME>_CLIENT_ID (required), OIDC_<NAME>_CLIENT_SECRET_FILE,\n"
+                      "                               OIDC_<NAME>_SCOPES, OIDC_<NAME>_KIND (oidc or github),\n"
+                      "                               OIDC_<NAME>_API_URL (github: default https://api.github.com)\n",
+                 CM_OIDC_PROVIDERS_MAX);
 }

@@ -13,6 +13,21 @@
 #include <stdio.h>
 #include "cm_svc.h"
 
+//  Sign-in providers, found by scanning the environment for OIDC_<NAME>_ISSUER
+#define CM_OIDC_PROVIDERS_MAX   8           //  more is a configuration error
+#define CM_OIDC_NAME_MAX        32          //  characters of <NAME>
+
+typedef struct {
+    char name [CM_OIDC_NAME_MAX + 1];       //  lower-case, as in the API's paths
+    char *issuer;                           //  OIDC_<NAME>_ISSUER (https://)
+    char *client_id;                        //  OIDC_<NAME>_CLIENT_ID
+    char *client_secret_file;               //  OIDC_<NAME>_CLIENT_SECRET_FILE ("" = public client)
+    char *client_secret;                    //  read from that file; secret; NULL when none
+    char *scopes;                           //  OIDC_<NAME>_SCOPES (default by kind)
+    char *kind;                             //  OIDC_<NAME>_KIND: "oidc" or "github"
+    char *api_url;                          //  OIDC_<NAME>_API_URL (github kind: user API base)
+} cm_oidc_provider_t;
+
 typedef struct {
     cm_svc_t service;                       //  which service loaded this
     int log_level;                          //  LOG_LEVEL
@@ -89,6 +104,10 @@ typedef struct {
     char *gateway_audit_spool_dir;          //  GATEWAY_AUDIT_SPOOL_DIR
     int64_t gateway_audit_spool_max_bytes;  //  GATEWAY_AUDIT_SPOOL_MAX_BYTES
     int64_t client_resolve_interval_ms;     //  CLIENT_RESOLVE_INTERVAL_MS
+    char *oauth_allowed_redirects;          //  OAUTH_ALLOWED_REDIRECTS
+    char *oidc_ca_file;                     //  OIDC_CA_FILE
+    cm_oidc_provider_t oidc [CM_OIDC_PROVIDERS_MAX];    //  auth only; owned strings
+    int oidc_count;                         //  entries of oidc in use
 } cm_config_t;
 
 //  Where a value comes from: getenv in services, a table in tests
@@ -97,7 +116,9 @@ typedef const char *(cm_config_get_fn) (const char *name, void *arg);
 //  ----------------------------------------------------------------------
 //  Load and validate the rows that apply to svc. Every problem is written
 //  to errors (one line each, naming the variable). Returns 0, or -1 with
-//  cfg holding whatever was read (free it with cm_config_clear).
+//  cfg holding whatever was read (free it with cm_config_clear). For auth,
+//  the sign-in providers too: their names come from the process
+//  environment (OIDC_<NAME>_ISSUER), their settings through get.
 int
     cm_config_load (cm_config_t *cfg, cm_svc_t svc, cm_config_get_fn *get, void *arg,
                     FILE *errors);
