@@ -9,6 +9,7 @@
 #include "auth_keys.h"
 #include "auth_links.h"
 #include "auth_mfa.h"
+#include "auth_oauth.h"
 #include "auth_password.h"
 #include "auth_redis.h"
 #include "auth_secret.h"
@@ -26,6 +27,7 @@ static bool s_keys_loaded;
 static uint8_t s_data_key [CM_CRYPT_KEY_BYTES];
 static auth_mail_t *s_mail;
 static auth_breach_t *s_breach;
+static auth_oidc_t *s_oidc;
 static bool s_data_key_loaded;
 static const cm_config_t *s_cfg;
 
@@ -52,6 +54,9 @@ s_load_shared (void)
     s_breach = auth_breach_new (s_cfg->breached_range_url, NULL);
     if (!s_breach)
         cm_error ("BREACHED_PASSWORD_RANGE_URL is not usable");
+    s_oidc = auth_oidc_new (s_cfg);
+    if (!s_oidc)
+        cm_error ("sign-in providers are not usable (OIDC_*)");
     if (auth_password_list_load (auth_common_passwords, auth_common_passwords_len) < 0)
         cm_error ("cannot load the common-password list");
     //  The dummy hash is computed on first use: do it now, so the first
@@ -66,13 +71,14 @@ auth_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
     (void) index;
     s_cfg = cfg;
     pthread_once (&s_once, s_load_shared);
-    if (!s_keys_loaded || !s_data_key_loaded || !s_mail || !s_breach)
+    if (!s_keys_loaded || !s_data_key_loaded || !s_mail || !s_breach || !s_oidc)
         return NULL;                        //  no keys: refuse to start
     auth_worker_t *self = (auth_worker_t *) zmalloc (sizeof (auth_worker_t));
     self->cfg = cfg;
     self->data_key = s_data_key;
     self->mail = s_mail;
     self->breach = s_breach;
+    self->oidc = s_oidc;
     self->db = cm_db_connect (cfg);
     self->redis = cm_redis_new (cfg);
     if (!self->redis) {
@@ -390,6 +396,8 @@ s_me (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_in
     if (rc)
         return auth_fail (info, CM_UNAUTHORIZED, "the account no longer exists");
     rep->user = s_user_reply (&user);
+    if (auth_oauth_identities (self, user.id, rep->user))
+        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
     return CM_OK;
 }
 
@@ -494,5 +502,10 @@ const cm_route_t auth_routes [] = {
     { PROTO_MSG_auth_admin_revoke,   auth_admin_revoke,           true, false },
     { PROTO_MSG_auth_revoke_all,     auth_erase_revoke_all,       true, false },
     { PROTO_MSG_auth_erase_user,     auth_erase_user,             true, false },
+    { PROTO_MSG_auth_oauth_start,    auth_oauth_start,            false, false },
+    { PROTO_MSG_auth_oauth_link,     auth_oauth_link,             true, false },
+    { PROTO_MSG_auth_oauth_callback, auth_oauth_callback,         false, false },
+    { PROTO_MSG_auth_oauth_exchange, auth_oauth_exchange,         false, false },
+    { PROTO_MSG_auth_identity_unlink, auth_oauth_unlink,          true, false },
 };
 const size_t auth_route_count = sizeof auth_routes / sizeof auth_routes [0];

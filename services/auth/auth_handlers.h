@@ -13,6 +13,7 @@
 #include "../../common/cm_server.h"
 #include "auth_breach.h"
 #include "auth_mail.h"
+#include "auth_oidc.h"
 #include "auth_store.h"
 
 typedef struct {
@@ -22,6 +23,7 @@ typedef struct {
     const uint8_t *data_key;        //  borrowed, process-wide: seals TOTP secrets
     auth_mail_t *mail;              //  borrowed, process-wide, thread-safe
     auth_breach_t *breach;          //  borrowed, process-wide, thread-safe
+    auth_oidc_t *oidc;              //  borrowed, process-wide, thread-safe: sign-in providers
 } auth_worker_t;
 
 //  ----------------------------------------------------------------------

@@ -78,6 +78,45 @@ auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, cons
     return cm_db_end (db, rc);
 }
 
+int
+auth_store_user_insert_external (PGconn *db, const cm_ctx_t *ctx, const char *email, const char *name,
+                                 const char *roles_csv, const char *provider, const char *subject,
+                                 auth_user_row_t *user)
+{
+    if (!cm_db_begin (db))
+        return -1;
+    const char *params [] = { email, name, roles_csv };
+    PGresult *r = PQexecParams (db,
+        "INSERT INTO users (email, name, roles, email_verified)"
+        " VALUES ($1, $2, string_to_array ($3, ','), true)"
+        " ON CONFLICT DO NOTHING RETURNING " USER_COLUMNS, 3, NULL, params, NULL, NULL, 0);
+    int rc = -1;
+    if (PQresultStatus (r) == PGRES_TUPLES_OK) {
+        rc = PQntuples (r) == 1? 0: AUTH_STORE_TAKEN;
+        if (rc == 0)
+            s_user_from_row (r, 0, user);
+    }
+    PQclear (r);
+    if (rc == 0) {
+        const char *identity [] = { provider, subject, user->id, email };
+        r = NULL;
+        if (!cm_db_exec (db, &r, PGRES_COMMAND_OK,
+                         "INSERT INTO identities (provider, subject, user_id, email)"
+                         " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING", 4, identity))
+            rc = -1;
+        else
+        if (atoi (PQcmdTuples (r)) != 1)
+            rc = AUTH_STORE_TAKEN;      //  raced with another sign-in of the same identity
+        PQclear (r);
+    }
+    char detail [96];
+    snprintf (detail, sizeof detail, "{\"method\":\"oauth\",\"provider\":\"%s\"}", provider);
+    if (rc == 0 && cm_audit_record (db, ctx, "auth.register", "success", user->id, detail))
+        rc = -1;
+    //  TAKEN rolls back too: no account without its identity
+    return rc == 0? cm_db_end (db, 0): (cm_db_end (db, -1), rc);
+}
+
 static int
 s_user_where (PGconn *db, const char *sql, const char *value, auth_user_row_t *user)
 {
@@ -553,6 +592,8 @@ auth_store_erase_user (PGconn *db, const cm_ctx_t *ctx, const char *user_id, aut
         "DELETE FROM sessions WHERE user_id = $1",
         "DELETE FROM recovery_codes WHERE user_id = $1",
         "DELETE FROM one_time_tokens WHERE user_id = $1",
+        "DELETE FROM identities WHERE user_id = $1",
+        "DELETE FROM oauth_states WHERE link_user_id = $1",
         "DELETE FROM users WHERE id = $1",
     };
     for (size_t i = 0; rc == 0 && i < sizeof deletes / sizeof deletes [0]; i++) {

@@ -45,6 +45,15 @@ int
     auth_store_user_insert (PGconn *db, const cm_ctx_t *ctx, const char *email, const char *name,
                             const char *phc, const char *roles_csv, auth_user_row_t *user);
 
+//  New user who signed in with a provider: no password, the email the
+//  provider verified, and the identity (provider, subject) linked, in one
+//  transaction audited as auth.register. TAKEN when the email exists in
+//  any letter case or the identity is linked already.
+int
+    auth_store_user_insert_external (PGconn *db, const cm_ctx_t *ctx, const char *email,
+                                     const char *name, const char *roles_csv, const char *provider,
+                                     const char *subject, auth_user_row_t *user);
+
 int
     auth_store_user_by_email (PGconn *db, const char *email, auth_user_row_t *user);
 int
