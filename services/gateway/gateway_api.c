@@ -162,6 +162,20 @@ gateway_api_path_id (gateway_req_t *req, const char *message)
     return true;
 }
 
+int
+gateway_api_public_url (gateway_req_t *req, const char *path, char *out, size_t size)
+{
+    char local [48];
+    snprintf (local, sizeof local, "http://127.0.0.1:%lld", (long long) req->cfg->gateway_http_port);
+    const char *base = req->cfg->public_base_url && *req->cfg->public_base_url?
+                       req->cfg->public_base_url: local;
+    int base_len = (int) strlen (base);
+    while (base_len && base [base_len - 1] == '/')
+        base_len--;
+    int n = snprintf (out, size, "%.*s%s", base_len, base, path);
+    return n > 0 && (size_t) n < size? 0: -1;
+}
+
 const char *
 gateway_api_query (gateway_req_t *req)
 {

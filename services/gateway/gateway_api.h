@@ -78,6 +78,12 @@ bool
 bool
     gateway_api_path_id (gateway_req_t *req, const char *message);
 
+//  The URL clients reach path at: PUBLIC_BASE_URL (default
+//  http://127.0.0.1:GATEWAY_HTTP_PORT) followed by path, into out (size
+//  bytes). Returns 0, or -1 when it does not fit.
+int
+    gateway_api_public_url (gateway_req_t *req, const char *path, char *out, size_t size);
+
 //  The request's raw query string (still percent-encoded), "" when none:
 //  read it with gateway_body_form_get and gateway_body_form_integer
 const char *

@@ -32,6 +32,14 @@ s_user_json (const proto_auth_user_t *user, bool full)
     if (out && full) {
         json_object_set_new (out, "mfa_enabled", json_boolean (user->mfa_enabled));
         json_object_set_new (out, "email_verified", json_boolean (user->email_verified));
+        json_t *identities = json_array ();
+        for (uint32_t i = 0; i < user->identities_count; i++) {
+            const proto_auth_identity_t *identity = &user->identities [i];
+            json_array_append_new (identities, json_pack ("{s:s, s:o, s:s}", "provider", identity->provider,
+                                   "email", identity->email? json_string (identity->email): json_null (),
+                                   "created_at", identity->created_at));
+        }
+        json_object_set_new (out, "identities", identities);
     }
     return out;
 }

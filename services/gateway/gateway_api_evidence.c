@@ -75,16 +75,12 @@ s_upload_url_json (gateway_req_t *req, const proto_evidence_upload_url_rep_t *re
     if (!gmtime_r (&expires, &tm)
     ||  !strftime (expires_at, sizeof expires_at, "%Y-%m-%dT%H:%M:%SZ", &tm))
         return NULL;
-    char local [48];
-    snprintf (local, sizeof local, "http://127.0.0.1:%lld", (long long) req->cfg->gateway_http_port);
-    const char *base = req->cfg->public_base_url && *req->cfg->public_base_url?
-                       req->cfg->public_base_url: local;
-    int base_len = (int) strlen (base);
-    while (base_len && base [base_len - 1] == '/')
-        base_len--;
-    json_t *url = json_sprintf ("%.*s/api/v1/evidence/%s/upload?expires=%lld&sig=%s",
-                                base_len, base, reply->evidence->id,
-                                (long long) reply->expires, reply->sig);
+    char path [512], upload [4700];
+    snprintf (path, sizeof path, "/api/v1/evidence/%s/upload?expires=%lld&sig=%s", reply->evidence->id,
+              (long long) reply->expires, reply->sig);
+    if (gateway_api_public_url (req, path, upload, sizeof upload))
+        return NULL;
+    json_t *url = json_string (upload);
     return json_pack ("{s:s, s:o, s:s, s:s}", "evidence_id", reply->evidence->id,
                       "upload_url", url, "method", "PUT", "expires_at", expires_at);
 }

@@ -5,6 +5,7 @@
 #include "gateway_api_auth.h"
 #include "gateway_api_evidence.h"
 #include "gateway_api_missions.h"
+#include "gateway_api_oauth.h"
 #include "gateway_api_privacy.h"
 #include "gateway_auth.h"
 #include "gateway_edge.h"
@@ -99,7 +100,12 @@ static const route_t s_routes [] = {
     { "POST",   "/api/v1/auth/logout",          gateway_api_logout,         true, NULL, DEFAULT, NO_LIMIT },
     { "GET",    "/api/v1/auth/sessions",        gateway_api_sessions,       true, NULL, DEFAULT, NO_LIMIT },
     { "DELETE", "/api/v1/auth/sessions/{id}",   gateway_api_session_revoke, true, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/auth/oauth/{provider}/start",    gateway_api_oauth_start,    false, NULL, DEFAULT, NO_LIMIT },
+    { "GET",    "/api/v1/auth/oauth/{provider}/callback", gateway_api_oauth_callback, false, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/oauth/{provider}/link",     gateway_api_oauth_link,     true, NULL, DEFAULT, NO_LIMIT },
+    { "POST",   "/api/v1/auth/oauth/exchange",  gateway_api_oauth_exchange, false, NULL, TOKEN, NO_LIMIT },
     { "GET",    "/api/v1/users/me",             gateway_api_me,             true, NULL, DEFAULT, NO_LIMIT },
+    { "DELETE", "/api/v1/users/me/identities/{provider}", gateway_api_identity_unlink, true, NULL, DEFAULT, NO_LIMIT },
     { "DELETE", "/api/v1/users/me",             gateway_api_privacy_delete, true, NULL, DEFAULT, NO_LIMIT },
     { "GET",    "/api/v1/users/me/export",      gateway_api_privacy_export, true, NULL, DEFAULT, NO_LIMIT },
     { "GET",    "/api/v1/users/me/preferences", gateway_api_privacy_prefs_get, true, NULL, DEFAULT, NO_LIMIT },
