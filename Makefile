@@ -115,6 +115,8 @@ INTEG_SRC  := $(wildcard tests/integration/test_*.c)
 TESTLIB    := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/lib/*.c))
 UNIT_BIN   := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_BIN  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(INTEG_SRC))
+# Test-only programs the integration tests talk to (tests/run.sh starts them)
+TEST_PROGS := $(BUILD)/tests/oidc_provider/oidc_provider
 area_objs   = $(if $(filter $(1),$(SERVICES)),$($(1)_OBJ))
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB) $(LIB) $$(call area_objs,$$(firstword $$(subst /, ,$$*)))
@@ -123,6 +125,9 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(TESTLIB) $(LIB) $$(call area_ob
 $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
 	@echo "  LD   $@"
 	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lcriterion
+$(BUILD)/tests/oidc_provider/oidc_provider: $(BUILD)/tests/oidc_provider/oidc_provider.o $(LIB)
+	@echo "  LD   $@"
+	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lssl
 deps:
 	@bash scripts/deps.sh
 
@@ -153,7 +158,7 @@ test: deps
 	@$(MAKE) --no-print-directory SAN=1 tests-build
 	@bash tests/run.sh build/release bin build/san build/san/bin
 
-tests-build: $(UNIT_BIN) $(INTEG_BIN)
+tests-build: $(UNIT_BIN) $(INTEG_BIN) $(TEST_PROGS)
 
 test-unit: all tests-build
 	@bash tests/run.sh --unit $(BUILD) $(BIN)

@@ -66,6 +66,50 @@ if [ $# -gt 2 ] && [ "${TEST_PARALLEL:-1}" != 0 ]; then
     exit $status
 fi
 
+# The test OpenID providers (tests/oidc_provider, built with the tests): HTTPS on loopback
+# under a throwaway CA that auth trusts through OIDC_CA_FILE. "test" is OpenID Connect,
+# "gh" GitHub-shaped; nothing listens for "down". Their pids go into oidc_pids.
+oidc_pids=()
+start_oidc_providers() {
+    local build=$1 dir=$REPO_ROOT/$1/test-oidc program=$REPO_ROOT/$1/tests/oidc_provider/oidc_provider
+    local port=$((15600 + o))
+    unset OIDC_TEST_ISSUER OIDC_GH_ISSUER OIDC_DOWN_ISSUER
+    [ -x "$program" ] || return 0
+    rm -rf "$dir" && mkdir -p "$dir" || return 1
+    (
+        cd "$dir" &&
+        openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+            -subj /CN=test-oidc-ca -keyout ca.key -out ca.crt &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+            -keyout server.key -out server.csr &&
+        printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext &&
+        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 \
+            -extfile server.ext -out server.crt &&
+        openssl rand -hex 24 >client_secret
+    ) >"$dir/openssl.log" 2>&1 || return 1
+    setsid "$program" --port "$port" --cert "$dir/server.crt" --key "$dir/server.key" \
+        --client-id test-client --client-secret-file "$dir/client_secret" \
+        </dev/null >"$dir/test.log" 2>&1 &
+    oidc_pids+=($!)
+    setsid "$program" --port $((port + 1)) --cert "$dir/server.crt" --key "$dir/server.key" \
+        --client-id gh-client --github </dev/null >"$dir/gh.log" 2>&1 &
+    oidc_pids+=($!)
+    export OIDC_CA_FILE=$dir/ca.crt OAUTH_ALLOWED_REDIRECTS=http://127.0.0.1:9/app/oauth-done \
+           OIDC_TEST_ISSUER=https://127.0.0.1:$port OIDC_TEST_CLIENT_ID=test-client \
+           OIDC_TEST_CLIENT_SECRET_FILE=$dir/client_secret \
+           OIDC_GH_ISSUER=https://127.0.0.1:$((port + 1)) OIDC_GH_KIND=github \
+           OIDC_GH_API_URL=https://127.0.0.1:$((port + 1))/api OIDC_GH_CLIENT_ID=gh-client \
+           OIDC_DOWN_ISSUER=https://127.0.0.1:$((port + 2)) OIDC_DOWN_CLIENT_ID=down-client
+}
+
+stop_oidc_providers() {
+    local pid
+    for pid in "${oidc_pids[@]}"; do
+        kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    done
+    oidc_pids=()
+}
+
 # run_binary NAME BINARY [criterion args]: adds its counts to the totals
 run_binary() {
     local name=$1 binary=$2 out line started=$SECONDS
@@ -116,7 +160,13 @@ while [ $# -ge 2 ]; do
     export KEYS_DIR=$RUN_DIR/keys
     bash scripts/stack.sh down >/dev/null 2>&1
     rm -rf "$RUN_DIR"
+    if ! start_oidc_providers "$build"; then
+        echo "  the test OpenID providers did not start: see $build/test-oidc/openssl.log"
+        broken=$((broken + 1))
+        continue
+    fi
     if ! bash scripts/stack.sh up >"$build/stack-up.log" 2>&1; then
+        stop_oidc_providers
         tail -40 "$build/stack-up.log"
         echo "  stack did not start: see $build/stack-up.log"
         broken=$((broken + 1))
@@ -129,6 +179,7 @@ while [ $# -ge 2 ]; do
         [ -x "$t" ] && run_binary "${t#$build/tests/}" "$t" --jobs 1
     done
     bash scripts/stack.sh down >/dev/null 2>&1
+    stop_oidc_providers
     # A sanitizer report in any service log fails the run
     if grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$RUN_DIR"/logs/*.log 2>/dev/null; then
         grep -h -A20 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$RUN_DIR"/logs/*.log | head -60
