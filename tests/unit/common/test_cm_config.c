@@ -1,5 +1,6 @@
 /*  test_cm_config - the table loads, validates and names every bad variable */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -120,4 +121,55 @@ Test (cm_config, split_trims_and_bounds)
         free (items [i]);
     cr_assert_eq (cm_config_split ("a,b,c,d", items, 3), -1);
     cr_assert_eq (cm_config_split ("", items, 3), 0);
+}
+
+Test (cm_config, sign_in_providers_are_found_in_the_environment)
+{
+    //  Names come from the environment, values through the getter
+    setenv ("OIDC_ACME_ISSUER", "https://idp.example", 1);
+    setenv ("OIDC_GITHUB_ISSUER", "https://github.com", 1);
+    const char *env [] = {
+        "DATABASE_URL", "postgresql://auth_svc@127.0.0.1/app",
+        "OIDC_ACME_ISSUER", "https://idp.example", "OIDC_ACME_CLIENT_ID", "acme-client",
+        "OIDC_GITHUB_ISSUER", "https://github.com", "OIDC_GITHUB_CLIENT_ID", "gh",
+        "OAUTH_ALLOWED_REDIRECTS", "https://app.example/done",
+        NULL
+    };
+    cm_config_t cfg;
+    char errors [2048] = "";
+    cr_assert_eq (s_load (&cfg, CM_SVC_AUTH, env, errors, sizeof errors), 0, "%s", errors);
+    cr_assert_eq (cfg.oidc_count, 2);
+    cr_assert_str_eq (cfg.oauth_allowed_redirects, "https://app.example/done");
+    for (int i = 0; i < cfg.oidc_count; i++) {
+        const cm_oidc_provider_t *p = &cfg.oidc [i];
+        bool github = strcmp (p->name, "github") == 0;
+        cr_assert (github || strcmp (p->name, "acme") == 0, "%s", p->name);
+        cr_assert_str_eq (p->kind, github? "github": "oidc");
+        cr_assert_str_eq (p->scopes, github? "read:user user:email": "openid email profile");
+        cr_assert_null (p->client_secret, "a public client");
+    }
+    cm_config_clear (&cfg);
+    //  Other services never look
+    const char *missions [] = { "DATABASE_URL", "postgresql://missions_svc@127.0.0.1/app", NULL };
+    cr_assert_eq (s_load (&cfg, CM_SVC_MISSIONS, missions, errors, sizeof errors), 0);
+    cr_assert_eq (cfg.oidc_count, 0);
+    cm_config_clear (&cfg);
+}
+
+Test (cm_config, a_bad_provider_is_named)
+{
+    setenv ("OIDC_BAD_ISSUER", "http://idp.example", 1);
+    const char *env [] = {
+        "DATABASE_URL", "postgresql://auth_svc@127.0.0.1/app",
+        "OIDC_BAD_ISSUER", "http://idp.example", "OIDC_BAD_KIND", "saml",
+        "OIDC_BAD_CLIENT_SECRET_FILE", "/nonexistent/secret",
+        NULL
+    };
+    cm_config_t cfg;
+    char errors [4096] = "";
+    cr_assert_eq (s_load (&cfg, CM_SVC_AUTH, env, errors, sizeof errors), -1);
+    const char *names [] = { "OIDC_BAD_ISSUER", "OIDC_BAD_CLIENT_ID", "OIDC_BAD_KIND", "OIDC_BAD_CLIENT_SECRET_FILE" };
+    for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)
+        cr_expect_not_null (strstr (errors, names [i]), "%s not reported in:\n%s", names [i], errors);
+    cm_config_clear (&cfg);
 }
