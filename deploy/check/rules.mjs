@@ -294,8 +294,9 @@ export function checkKubernetes(name, objects, policy) {
             .filter((p, i, all) => all.indexOf(p) === i && (p.spec.policyTypes ?? []).includes('Egress'));
         const reaches = new Set();
         const openPorts = new Set([...(policy.backends.includes(svc) ? [5432] : []), ...(['gateway', 'auth'].includes(svc) ? [6379] : [])]);
-        // auth alone may reach an SMTP relay and a breached-password API (SMTP_URL,
-        // BREACHED_PASSWORD_RANGE_URL are auth's settings in common/cm_config.c)
+        // auth alone may reach an SMTP relay, a breached-password API and sign-in
+        // providers (SMTP_URL, BREACHED_PASSWORD_RANGE_URL, OIDC_<NAME>_ISSUER are auth's
+        // settings in common/cm_config.c)
         if (svc === 'auth') [465, 587, 443].forEach((p) => openPorts.add(p));
         for (const p of egress) {
             for (const rule of p.spec.egress ?? []) {
