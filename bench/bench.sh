@@ -18,7 +18,7 @@
 #
 # Env: ROUNDS (2) DURATION (10) WARMUP (2) THREADS (2) CONNECTIONS (64) LOGIN_CONNECTIONS (8)
 #      BENCH_HARNESS (../shared/bench/run)  FASTAPI_REF (../shared/anchors/fastapi_ref; set it
-#      empty to measure this stack alone)  BENCH_PORT_BASE (20000: every port moved up by it)
+#      empty to measure this stack alone)  BENCH_PORT_BASE (20000: every port moved up by it; keep them below 32768)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO_ROOT=$(pwd -P)
@@ -53,7 +53,7 @@ fi
 # ---------------------------------------------------------------- the two stacks
 # This stack: the local stack of stack.sh, release build, its own run directory and ports
 export RUN_DIR=$OUT/stack BIN_DIR=$REPO_ROOT/bin \
-       PG_PORT=$((BASE + 35533)) REDIS_PORT=$((BASE + 36480)) \
+       PG_PORT=$((BASE + 9533)) REDIS_PORT=$((BASE + 9480)) \
        GATEWAY_HTTP_PORT=$((BASE + 8080)) GATEWAY_HTTPS_PORT=$((BASE + 8443)) \
        GATEWAY_METRICS_PORT=$((BASE + 9100)) AUTH_PORT=$((BASE + 7101)) \
        MISSIONS_PORT=$((BASE + 7102)) EVIDENCE_PORT=$((BASE + 7103)) \
@@ -80,7 +80,7 @@ bash scripts/stack.sh up >"$OUT/stack-up.log" 2>&1 || { tail -20 "$OUT/stack-up.
 if [ -n "$FASTAPI_REF" ]; then
     say "starting the FastAPI reference on $REF"
     RUN_DIR=$REF_RUN_DIR "$FASTAPI_REF/stop" >/dev/null 2>&1
-    RUN_DIR=$REF_RUN_DIR PORT=$REF_PORT PG_PORT=$((BASE + 35432)) REDIS_PORT=$((BASE + 36379)) \
+    RUN_DIR=$REF_RUN_DIR PORT=$REF_PORT PG_PORT=$((BASE + 9432)) REDIS_PORT=$((BASE + 9379)) \
         RATE_LIMIT_PER_MIN=1000000 "$FASTAPI_REF/start" --redis >"$OUT/ref-start.log" 2>&1 \
         || { cat "$OUT/ref-start.log" >&2; die "the reference did not start"; }
 fi

@@ -21,10 +21,11 @@ unit_only=0
 
 passed=0 failed=0 broken=0
 report=""        # failure details, repeated after the summary so a log's tail shows them
-# Test ports: away from the defaults of a developer's own `make run`; TEST_PORT_OFFSET
-# moves them all, so two test runs on one machine do not meet
+# Test ports: away from the defaults of a developer's own `make run`, and below the
+# kernel's ephemeral range (32768 up), where a port may be taken by any outgoing
+# connection; TEST_PORT_OFFSET moves them all, so two test runs on one machine do not meet
 o=${TEST_PORT_OFFSET:-0}
-export PG_PORT=$((55533 + o)) REDIS_PORT=$((56480 + o)) GATEWAY_HTTP_PORT=$((18080 + o)) \
+export PG_PORT=$((25533 + o)) REDIS_PORT=$((26480 + o)) GATEWAY_HTTP_PORT=$((18080 + o)) \
        GATEWAY_HTTPS_PORT=$((18443 + o)) GATEWAY_METRICS_PORT=$((19100 + o)) \
        AUTH_PORT=$((17101 + o)) MISSIONS_PORT=$((17102 + o)) EVIDENCE_PORT=$((17103 + o)) \
        PRIVACY_PORT=$((17104 + o)) AUDIT_PORT=$((17105 + o)) REPO_ROOT \
