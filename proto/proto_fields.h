@@ -55,7 +55,7 @@
 
 //  The description of that struct (the NULL row ends the list)
 #define PROTO_DESC(tag, FIELDS) \
-    static const proto_field_t s_##tag##_fields [] = { FIELDS(PROTO_FIELD, tag##_t) { NULL } }; \
+    static const proto_field_t s_##tag##_fields [] = { FIELDS(PROTO_FIELD, tag##_t) { .name = NULL } }; \
     const proto_desc_t tag##_desc = { #tag, sizeof (tag##_t), s_##tag##_fields, \
         sizeof (s_##tag##_fields) / sizeof (s_##tag##_fields [0]) - 1 };
 
