@@ -269,7 +269,7 @@ cm_server_lane (const cm_server_spec_t *spec, const uint8_t *data, size_t size)
     msgpack_unpacked upk;
     msgpack_unpacked_init (&upk);
     int lane = 0;
-    if (size <= PROTO_MAX_FRAME
+    if (size <= PROTO_MAX_FRAME && proto_is_bounded (data, size)
     &&  msgpack_unpack_next (&upk, (const char *) data, size, NULL) == MSGPACK_UNPACK_SUCCESS
     &&  upk.data.type == MSGPACK_OBJECT_MAP) {
         const msgpack_object_map *map = &upk.data.via.map;

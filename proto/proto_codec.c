@@ -61,6 +61,93 @@ proto_is_utf8 (const char *s, size_t len)
     return true;
 }
 
+//  Reads an n-byte big-endian length at *pos; false when the bytes end first
+static bool
+s_read_length (const uint8_t *p, size_t size, size_t *pos, size_t n, uint64_t *value)
+{
+    if (size - *pos < n)
+        return false;
+    *value = 0;
+    for (size_t i = 0; i < n; i++)
+        *value = *value << 8 | p [(*pos)++];
+    return true;
+}
+
+bool
+proto_is_bounded (const void *data, size_t size)
+{
+    const uint8_t *p = (const uint8_t *) data;
+    size_t pos = 0;
+    //  Objects still to read; each takes at least one byte, so a count that
+    //  makes this larger than the bytes left is a lie (and it stays <= size)
+    uint64_t pending = 1;
+    while (pending) {
+        if (pos >= size)
+            return false;
+        uint8_t c = p [pos++];
+        pending--;
+        uint64_t items = 0;             //  entries a container adds
+        uint64_t skip = 0;              //  payload bytes after the header
+        uint64_t length = 0;
+        if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3)
+            ;                           //  fixint, nil, false, true
+        else
+        if (c <= 0x8f)
+            items = 2 * (uint64_t) (c & 0x0f);
+        else
+        if (c <= 0x9f)
+            items = c & 0x0f;
+        else
+        if (c <= 0xbf)
+            skip = c & 0x1f;
+        else
+        switch (c) {
+            case 0xc4: case 0xc5: case 0xc6:        //  bin 8/16/32
+            case 0xd9: case 0xda: case 0xdb: {      //  str 8/16/32
+                size_t n = (size_t) 1 << ((c >= 0xd9? c - 0xd9: c - 0xc4));
+                if (!s_read_length (p, size, &pos, n, &length))
+                    return false;
+                skip = length;
+                break;
+            }
+            case 0xc7: case 0xc8: case 0xc9:        //  ext 8/16/32: length, type, data
+                if (!s_read_length (p, size, &pos, (size_t) 1 << (c - 0xc7), &length))
+                    return false;
+                skip = length + 1;
+                break;
+            case 0xca: skip = 4; break;             //  float 32/64
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xcd: case 0xce: case 0xcf:     //  uint 8..64
+                skip = (uint64_t) 1 << (c - 0xcc);
+                break;
+            case 0xd0: case 0xd1: case 0xd2: case 0xd3:     //  int 8..64
+                skip = (uint64_t) 1 << (c - 0xd0);
+                break;
+            case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:     //  fixext 1..16
+                skip = 1 + ((uint64_t) 1 << (c - 0xd4));
+                break;
+            case 0xdc: case 0xdd:                   //  array 16/32
+                if (!s_read_length (p, size, &pos, c == 0xdc? 2: 4, &items))
+                    return false;
+                break;
+            case 0xde: case 0xdf:                   //  map 16/32
+                if (!s_read_length (p, size, &pos, c == 0xde? 2: 4, &items))
+                    return false;
+                items *= 2;
+                break;
+            default:                                //  0xc1 is never used
+                return false;
+        }
+        if (skip > size - pos)
+            return false;
+        pos += (size_t) skip;
+        if (items > size - pos || pending + items > size - pos)
+            return false;
+        pending += items;
+    }
+    return true;
+}
+
 //  Checks exactly len bytes: wire strings are not NUL-terminated
 bool
 proto_is_uuid_n (const char *s, size_t len)

@@ -96,6 +96,13 @@ bool
 bool
     proto_is_uuid_n (const char *s, size_t len);
 
+//  True when the msgpack value at the start of data (size bytes) is complete
+//  and none of its maps or arrays declares more entries than the bytes left
+//  could hold. msgpack-c allocates a container's entries as soon as it reads
+//  the count, so untrusted bytes pass this before they are unpacked.
+bool
+    proto_is_bounded (const void *data, size_t size);
+
 //  True when the bytes are valid UTF-8 without NUL
 bool
     proto_is_utf8 (const char *s, size_t len);

@@ -42,6 +42,10 @@ proto_envelope_decode (const void *data, size_t size, msgpack_unpacked *upk,
         snprintf (err->message, sizeof err->message, "frame size %zu out of bounds", size);
         return CM_INVALID_REQUEST;
     }
+    if (!proto_is_bounded (data, size)) {
+        snprintf (err->message, sizeof err->message, "frame declares more entries than it holds");
+        return CM_INVALID_REQUEST;
+    }
     size_t offset = 0;
     msgpack_unpack_return ret = msgpack_unpack_next (upk, data, size, &offset);
     if (ret != MSGPACK_UNPACK_SUCCESS) {

@@ -317,3 +317,37 @@ Test (proto_envelope, every_prefix_of_a_frame_is_refused_without_crash)
     }
     msgpack_sbuffer_destroy (&buf);
 }
+
+//  Found by fuzzing: a map32 header claiming 2^32 - 1 entries made msgpack-c
+//  ask for 128 GiB before reading one of them
+Test (proto_envelope, counts_larger_than_the_frame_are_refused_unread)
+{
+    static const char huge_map [] = "\xdf\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x80";
+    msgpack_unpacked upk;
+    msgpack_unpacked_init (&upk);
+    proto_envelope_t env;
+    proto_error_t err;
+    cr_assert_eq (proto_envelope_decode (huge_map, sizeof huge_map - 1, &upk, &env, &err),
+                  CM_INVALID_REQUEST);
+    cr_assert_str_eq (err.message, "frame declares more entries than it holds");
+    msgpack_unpacked_destroy (&upk);
+
+    cr_assert_not (proto_is_bounded ("\xdd\x00\x01\x00\x00", 5), "array32 of 65536, no items");
+    cr_assert_not (proto_is_bounded ("\x82\x01", 2), "fixmap of 2 entries, one byte left");
+    cr_assert_not (proto_is_bounded ("\xdb\x00\x00\x00\x05" "abcd", 9), "str32 cut short");
+    cr_assert_not (proto_is_bounded ("\xc1", 1), "never used");
+    cr_assert_not (proto_is_bounded ("", 0));
+    cr_assert (proto_is_bounded ("\x82\x01\x02\xa1x\x93\xc0\xc2\xc3", 9));
+    cr_assert (proto_is_bounded ("\xde\x00\x01\xd9\x01y\xc7\x01\x05z", 10), "map16, str8, ext8");
+    cr_assert (proto_is_bounded ("\x91\xd8\x01" "0123456789abcdef", 19), "fixext16");
+}
+
+//  Every catalogue frame passes the bound check it is given before decoding
+Test (proto_envelope, real_frames_are_bounded)
+{
+    msgpack_sbuffer buf;
+    s_envelope (&buf, PROTO_VERSION);
+    cr_assert (proto_is_bounded (buf.data, buf.size));
+    cr_assert_not (proto_is_bounded (buf.data, buf.size - 1));
+    msgpack_sbuffer_destroy (&buf);
+}
