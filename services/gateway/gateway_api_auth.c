@@ -88,6 +88,23 @@ s_send_tokens (gateway_req_t *req, const proto_auth_tokens_t *tokens)
                             "refresh_token", tokens->refresh_token));
 }
 
+int
+gateway_api_token_form (const char *data, size_t len, gateway_api_token_form_t *form)
+{
+    memset (form, 0, sizeof *form);
+    int status = gateway_body_form_get (data, len, "grant_type", form->grant_type,
+                                        sizeof form->grant_type, &form->has_grant_type)
+              || gateway_body_form_get (data, len, "username", form->username,
+                                        sizeof form->username, &form->has_username)
+              || gateway_body_form_get (data, len, "password", form->password,
+                                        sizeof form->password, &form->has_password)
+              || gateway_body_form_get (data, len, "otp", form->otp, sizeof form->otp,
+                                        &form->has_otp)
+              || gateway_body_form_get (data, len, "refresh_token", form->refresh_token,
+                                        sizeof form->refresh_token, &form->has_refresh_token);
+    return status || !form->has_grant_type? 400: 0;
+}
+
 void
 gateway_api_token (gateway_req_t *req)
 {
@@ -103,16 +120,11 @@ gateway_api_token (gateway_req_t *req)
         gateway_api_send_read_error (req, status);
         return;
     }
-    char grant [32], username [1025], password [1025], otp [65], refresh [257];
-    bool has_grant, has_username, has_password, has_otp, has_refresh;
-    status = gateway_body_form_get (data, len, "grant_type", grant, sizeof grant, &has_grant)
-          || gateway_body_form_get (data, len, "username", username, sizeof username, &has_username)
-          || gateway_body_form_get (data, len, "password", password, sizeof password, &has_password)
-          || gateway_body_form_get (data, len, "otp", otp, sizeof otp, &has_otp)
-          || gateway_body_form_get (data, len, "refresh_token", refresh, sizeof refresh, &has_refresh);
+    gateway_api_token_form_t form;
+    status = gateway_api_token_form (data, len, &form);
     explicit_bzero (data, len);
     free (data);
-    if (status || !has_grant) {
+    if (status) {
         gateway_send_error (req, 400, "invalid_request", "the form is malformed or has no grant_type");
         return;
     }
@@ -121,19 +133,20 @@ gateway_api_token (gateway_req_t *req)
     snprintf (user_agent, sizeof user_agent, "%s", agent? agent: "");
     cm_reply_info_t info;
     cm_err_t result;
-    if (streq (grant, "password")) {
-        if (!has_username || !has_password || !*username || !*password) {
+    if (streq (form.grant_type, "password")) {
+        if (!form.has_username || !form.has_password || !*form.username || !*form.password) {
             gateway_send_error (req, 400, "invalid_request", "username and password are required");
             return;
         }
         //  Per account as well as per IP: spreading guesses over many
         //  addresses does not buy more tries at one account
-        if (gateway_edge_limit (req->edge, req, GATEWAY_RL_TOKEN_ACCOUNT, username)) {
-            explicit_bzero (password, sizeof password);
+        if (gateway_edge_limit (req->edge, req, GATEWAY_RL_TOKEN_ACCOUNT, form.username)) {
+            explicit_bzero (&form, sizeof form);
             return;
         }
-        proto_auth_login_req_t call = { .email = username, .password = password,
-                                        .otp = has_otp && *otp? otp: NULL, .user_agent = user_agent };
+        proto_auth_login_req_t call = { .email = form.username, .password = form.password,
+                                        .otp = form.has_otp && *form.otp? form.otp: NULL,
+                                        .user_agent = user_agent };
         proto_auth_login_rep_t reply = { 0 };
         result = s_call (req, PROTO_MSG_auth_login, &call, &reply, &info);
         if (result == CM_OK)
@@ -141,12 +154,12 @@ gateway_api_token (gateway_req_t *req)
         proto_clear (&proto_auth_login_rep_desc, &reply);
     }
     else
-    if (streq (grant, "refresh_token")) {
-        if (!has_refresh || !*refresh) {
+    if (streq (form.grant_type, "refresh_token")) {
+        if (!form.has_refresh_token || !*form.refresh_token) {
             gateway_send_error (req, 400, "invalid_request", "refresh_token is required");
             return;
         }
-        proto_auth_refresh_req_t call = { .refresh_token = refresh, .user_agent = user_agent };
+        proto_auth_refresh_req_t call = { .refresh_token = form.refresh_token, .user_agent = user_agent };
         proto_auth_refresh_rep_t reply = { 0 };
         result = s_call (req, PROTO_MSG_auth_refresh, &call, &reply, &info);
         if (result == CM_OK)

@@ -242,6 +242,19 @@ cleanup:
     free (buffer);
 }
 
+int
+gateway_api_evidence_url_query (const char *query, size_t len, int64_t *expires,
+                                char sig [GATEWAY_API_EVIDENCE_SIG_SIZE])
+{
+    bool has_expires = false, has_sig = false;
+    char error [160];
+    if (gateway_body_form_integer (query, len, "expires", expires, &has_expires, error, sizeof error)
+    ||  gateway_body_form_get (query, len, "sig", sig, GATEWAY_API_EVIDENCE_SIG_SIZE, &has_sig)
+    ||  !has_expires || !has_sig)
+        return -1;
+    return 0;
+}
+
 void
 gateway_api_evidence_upload (gateway_req_t *req)
 {
@@ -252,12 +265,9 @@ gateway_api_evidence_upload (gateway_req_t *req)
     size_t query_len = strlen (query);
     const proto_desc_t *desc = &proto_evidence_upload_begin_req_desc;
     int64_t expires = 0;
-    bool has_expires = false, has_sig = false;
-    char sig [257], error [160];
+    char sig [GATEWAY_API_EVIDENCE_SIG_SIZE];
     assert (sizeof sig > gateway_api_max_bytes (desc, "sig"));
-    if (gateway_body_form_integer (query, query_len, "expires", &expires, &has_expires, error, sizeof error)
-    ||  gateway_body_form_get (query, query_len, "sig", sig, sizeof sig, &has_sig)
-    ||  !has_expires || !has_sig) {
+    if (gateway_api_evidence_url_query (query, query_len, &expires, sig)) {
         gateway_send_error (req, 403, "forbidden", S_BAD_URL);
         return;
     }
