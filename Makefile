@@ -9,17 +9,27 @@
 #                   (bench/bench.sh; results under build/bench/)
 #   make deploy-check  docker-compose.yml, the Kubernetes overlays and the Dockerfile,
 #                   checked offline (deploy/check/run.sh)
+#   make fuzz       every libFuzzer harness of tests/fuzz/, FUZZ_SECONDS (20) each
 #   make lint       cppcheck over the sources
 #   make clean
 #
 # SAN=1 builds with AddressSanitizer and UndefinedBehaviorSanitizer into
 # build/san/ (binaries in build/san/bin); `make test` does both builds.
+# FUZZ=1 builds the same sources with clang, ASan, UBSan and libFuzzer's
+# coverage into build/fuzz/ (harnesses in build/fuzz/fuzz); `make fuzz` does it.
 
 SERVICES  := gateway auth missions evidence privacy audit
 TOOLS     := keygen zping
 PKGS      := libczmq libzmq msgpack libpq hiredis jansson openssl libjwt libargon2 libcurl
 
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+CC        := clang
+BUILD     ?= build/fuzz
+BIN       ?= build/fuzz/bin
+SANFLAGS  := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+OPT       := -O1
+else ifeq ($(SAN),1)
 BUILD     ?= build/san
 BIN       ?= build/san/bin
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -47,7 +57,7 @@ LIB_SRC   := $(wildcard common/*.c proto/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/common_migrations.o
 LIB       := $(BUILD)/libcm.a
 
-.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check bench
+.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check bench fuzz fuzz-build
 # Debian 12's CivetWeb looks OpenSSL up at run time by names only OpenSSL
 # 1.1 satisfies; these two small libraries bridge it (see compat/*.c)
 TLS_COMPAT := $(BIN)/tls-compat/libssl.so $(BIN)/tls-compat/libcrypto.so
@@ -128,6 +138,34 @@ $(BUILD)/tests/integration/%: $(BUILD)/tests/integration/%.o $(TESTLIB) $(LIB)
 $(BUILD)/tests/oidc_provider/oidc_provider: $(BUILD)/tests/oidc_provider/oidc_provider.o $(LIB)
 	@echo "  LD   $@"
 	@$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(LDLIBS) -lssl
+
+# ---------------------------------------------------------------- fuzzing
+# tests/fuzz/<name>.c is one libFuzzer harness, linked with libcm.a and an
+# archive of every service's objects (so each harness takes only what it
+# calls). `make fuzz` builds them with FUZZ=1 and runs each for FUZZ_SECONDS
+# over tests/fuzz/corpus/<name>/; it fails on the first crash, leak or
+# undefined behaviour, whose input lands in tests/fuzz/artifacts/. New
+# corpus entries go to build/fuzz/corpus/, never into the repository.
+FUZZ_SECONDS ?= 20
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+SVC_LIB   := $(BUILD)/libservices.a
+
+$(SVC_LIB): $(foreach s,$(SERVICES),$($(s)_OBJ))
+	@rm -f $@
+	@ar rcs $@ $^
+
+$(BUILD)/fuzz/%: $(BUILD)/tests/fuzz/%.o $(SVC_LIB) $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD   $@"
+	@$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory FUZZ=1 fuzz-build
+	@bash tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+
 deps:
 	@bash scripts/deps.sh
 
