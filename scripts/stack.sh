@@ -7,6 +7,7 @@
 #   stack.sh start-service NAME | stop-service NAME | kill-service NAME
 #   stack.sh env NAME           the variables NAME is started with, one KEY=value a line
 #   stack.sh stop-redis | start-redis   Redis alone (tests of what happens while it is away)
+#   stack.sh stop-postgres | start-postgres   PostgreSQL alone, same data and port (likewise)
 #   stack.sh start-replica NAME INDEX PORT | stop-replica NAME INDEX | kill-replica NAME INDEX
 #                               one more process of backend NAME, bound to 127.0.0.1:PORT
 #
@@ -88,7 +89,7 @@ die() {
 }
 
 usage() {
-    sed -n '3,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '3,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 check_settings() {
@@ -792,6 +793,7 @@ main() {
     check_settings
     case $cmd in
     up | run | down | env | start-service | stop-service | kill-service | stop-redis | start-redis) ;;
+    stop-postgres | start-postgres) ;;
     start-replica | stop-replica | kill-replica) ;;
     -h | --help | help)
         usage
@@ -841,6 +843,14 @@ main() {
     start-redis)
         mkdir -p "$LOG_DIR" "$PID_DIR"
         redis_start
+        ;;
+    stop-postgres) pg_stop ;;
+    start-postgres)
+        # The cluster `up` made: same data directory, same port, no bootstrap
+        mkdir -p "$LOG_DIR" "$PID_DIR"
+        pg_locate
+        [[ -f $PG_DATA/PG_VERSION ]] || die "no PostgreSQL cluster in $PG_DATA (run stack.sh up first)"
+        pg_start
         ;;
     start-replica)
         mkdir -p "$LOG_DIR" "$PID_DIR"
