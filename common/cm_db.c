@@ -1,5 +1,6 @@
 /*  cm_db - connections and migrations */
 #include <czmq.h>
+#include <poll.h>
 #include <openssl/evp.h>
 #include "cm_db.h"
 #include "cm_log.h"
@@ -53,11 +54,30 @@ cm_db_connect_wait (const cm_config_t *cfg, int64_t wait_ms, bool (*give_up) (vo
     }
 }
 
+//  Whether an idle connection is still there. A server that was stopped or
+//  restarted sent it an error and closed it, which libpq learns only when
+//  it next reads: read what is waiting now (a few rounds at most, so a
+//  stream of notifications cannot hold us), so the request gets a fresh
+//  connection instead of the old one's error
+static bool
+s_alive (PGconn *db)
+{
+    for (int round = 0; round < 4 && PQstatus (db) == CONNECTION_OK; round++) {
+        struct pollfd item = { PQsocket (db), POLLIN, 0 };
+        if (item.fd < 0 || poll (&item, 1, 0) <= 0)
+            break;
+        PQconsumeInput (db);
+    }
+    return PQstatus (db) == CONNECTION_OK;
+}
+
 PGconn *
 cm_db_ensure (PGconn **db_p, const cm_config_t *cfg)
 {
-    if (*db_p && PQstatus (*db_p) == CONNECTION_OK)
-        return *db_p;
+    PGconn *db = *db_p;
+    //  Between requests a connection is idle, and can be checked
+    if (db && (PQtransactionStatus (db) == PQTRANS_IDLE? s_alive (db): PQstatus (db) == CONNECTION_OK))
+        return db;
     PQfinish (*db_p);
     *db_p = cm_db_connect (cfg);
     return *db_p;

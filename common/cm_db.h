@@ -39,7 +39,8 @@ PGconn *
 PGconn *
     cm_db_connect_wait (const cm_config_t *cfg, int64_t wait_ms, bool (*give_up) (void));
 
-//  The connection, reconnected first if it was lost; NULL when down
+//  The connection, reconnected first if it was lost (an idle one is checked
+//  for a server that closed it meanwhile); NULL when down
 PGconn *
     cm_db_ensure (PGconn **db_p, const cm_config_t *cfg);
 
