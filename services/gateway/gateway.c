@@ -6,6 +6,10 @@
 #include "../../common/cm_curve.h"
 #include "../../common/cm_log.h"
 
+//  ZeroMQ sockets beyond the HTTP threads' clients: the audit shipper, the
+//  metrics server, czmq's own
+#define SOCKETS_SPARE   256
+
 static const char *
 s_getenv (const char *name, void *arg)
 {
@@ -36,6 +40,10 @@ main (int argc, char **argv)
     }
     cm_log_init ("gateway", (cm_log_level_t) cfg.log_level);
     zsys_handler_set (NULL);
+    //  Every HTTP thread may hold a client of each backend: ZeroMQ's default
+    //  ceiling (1024 sockets) is below what GATEWAY_THREADS allows, and a
+    //  socket refused past it aborts in czmq rather than failing a request
+    zsys_set_max_sockets ((size_t) cfg.gateway_threads * (CM_SVC_COUNT - 1) + SOCKETS_SPARE);
     zsys_init ();
 
     int exit_code = 1;

@@ -11,7 +11,7 @@ gateway_api_call (gateway_req_t *req, cm_svc_t svc, int msg_id, const void *body
     cm_ctx_t ctx = req->ctx;
     ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
     int64_t started = zclock_usecs ();
-    cm_err_t result = cm_client_call (req->backends->clients [svc], &ctx, msg_id, body, reply, info);
+    cm_err_t result = gateway_backends_call (req->backends, svc, &ctx, msg_id, body, reply, info);
     gateway_metrics_backend (svc, result, zclock_usecs () - started);
     return result;
 }

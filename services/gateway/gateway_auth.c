@@ -39,8 +39,8 @@ s_refresh (gateway_req_t *req, int64_t every_ms)
     ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
     proto_auth_jwks_req_t jwks_req = { 0 };
     proto_auth_jwks_rep_t jwks = { 0 };
-    cm_err_t status = cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_jwks,
-                                      &jwks_req, &jwks, NULL);
+    cm_err_t status = gateway_backends_call (req->backends, CM_SVC_AUTH, &ctx, PROTO_MSG_auth_jwks,
+                                             &jwks_req, &jwks, NULL);
     cm_jwt_keys_t *fresh = status == CM_OK? cm_jwt_keys_new (): NULL;
     for (uint32_t i = 0; fresh && i < jwks.keys_count; i++)
         //  A key that does not parse is left out; the others still verify
@@ -98,8 +98,8 @@ s_session_ended (gateway_req_t *req, const cm_jwt_claims_t *claims)
     ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
     proto_auth_session_check_req_t check = { 0 };
     proto_auth_session_check_rep_t answer = { 0 };
-    cm_err_t status = cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_session_check,
-                                      &check, &answer, NULL);
+    cm_err_t status = gateway_backends_call (req->backends, CM_SVC_AUTH, &ctx, PROTO_MSG_auth_session_check,
+                                             &check, &answer, NULL);
     return status == CM_OK? 0: status == CM_UNAUTHORIZED? 1: -1;
 }
 
@@ -156,8 +156,8 @@ gateway_auth_jwks_json (gateway_req_t *req, char *buf, size_t size)
     proto_auth_jwks_req_t jwks_req = { 0 };
     proto_auth_jwks_rep_t jwks = { 0 };
     size_t len = 0;
-    if (cm_client_call (req->backends->clients [CM_SVC_AUTH], &ctx, PROTO_MSG_auth_jwks,
-                        &jwks_req, &jwks, NULL) == CM_OK) {
+    if (gateway_backends_call (req->backends, CM_SVC_AUTH, &ctx, PROTO_MSG_auth_jwks,
+                               &jwks_req, &jwks, NULL) == CM_OK) {
         len = (size_t) snprintf (buf, size, "{\"keys\":[");
         for (uint32_t i = 0; i < jwks.keys_count && len < size; i++)
             //  Every value was bounded and checked by the codec (base64url, short)

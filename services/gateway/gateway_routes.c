@@ -32,8 +32,8 @@ s_readyz (gateway_req_t *req)
         ctx.deadline = zclock_mono () + req->cfg->ready_timeout_ms;
         proto_ping_req_t ping = { 0 };
         proto_ping_rep_t pong = { 0 };
-        cm_err_t status = cm_client_call (req->backends->clients [svc], &ctx, PROTO_MSG_ping,
-                                          &ping, &pong, NULL);
+        cm_err_t status = gateway_backends_call (req->backends, (cm_svc_t) svc, &ctx, PROTO_MSG_ping,
+                                                 &ping, &pong, NULL);
         bool ok = status == CM_OK && pong.service && streq (pong.service, cm_svc_name ((cm_svc_t) svc));
         proto_clear (&proto_ping_rep_desc, &pong);
         len += (size_t) snprintf (body + len, sizeof body - len, "%s\"%s\":\"%s\"",
