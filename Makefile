@@ -7,6 +7,7 @@
 #   make test       deps + build + deploy-check + every test, then again under ASan/UBSan
 #   make bench      deps + build + wrk against this stack and the FastAPI reference
 #                   (bench/bench.sh; results under build/bench/)
+#   make faults     the fault-injection tests, then a short end-to-end run under valgrind
 #   make deploy-check  docker-compose.yml, the Kubernetes overlays and the Dockerfile,
 #                   checked offline (deploy/check/run.sh)
 #   make fuzz       every libFuzzer harness of tests/fuzz/, FUZZ_SECONDS (20) each
@@ -57,7 +58,8 @@ LIB_SRC   := $(wildcard common/*.c proto/*.c)
 LIB_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRC)) $(BUILD)/gen/common_migrations.o
 LIB       := $(BUILD)/libcm.a
 
-.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check bench fuzz fuzz-build
+.PHONY: all deps run test tests-build test-unit lint format clean keys deploy-check bench fuzz fuzz-build \
+        faults
 # Debian 12's CivetWeb looks OpenSSL up at run time by names only OpenSSL
 # 1.1 satisfies; these two small libraries bridge it (see compat/*.c)
 TLS_COMPAT := $(BIN)/tls-compat/libssl.so $(BIN)/tls-compat/libcrypto.so
@@ -197,6 +199,14 @@ test: deps
 	@bash tests/run.sh build/release bin build/san build/san/bin
 
 tests-build: $(UNIT_BIN) $(INTEG_BIN) $(TEST_PROGS)
+
+# Fault injection (tests/integration/test_faults.c on a fresh stack), then every service
+# under valgrind memcheck through one user's whole story (tests/memcheck.sh)
+faults: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory tests-build
+	@TESTS='integration/test_faults' bash tests/run.sh build/release bin
+	@bash tests/memcheck.sh build/release bin
 
 test-unit: all tests-build
 	@bash tests/run.sh --unit $(BUILD) $(BIN)

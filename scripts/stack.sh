@@ -12,8 +12,9 @@
 #                               one more process of backend NAME, bound to 127.0.0.1:PORT
 #
 # NAME is one of: gateway auth missions evidence privacy audit.
-# Every setting below can be overridden from the environment, and any other variable the
-# caller exports (RATE_LIMIT_*, ADMIN_EMAILS, SERVICE_WORKERS, ...) reaches the services as is.
+# Every setting below (STOP_TIMEOUT too: seconds a service gets after SIGTERM) can be
+# overridden from the environment, and any other variable the caller exports (RATE_LIMIT_*,
+# ADMIN_EMAILS, SERVICE_WORKERS, ...) reaches the services as is.
 # Relative paths are taken from the repository root. No secret is ever printed or passed on a
 # command line; services get file names, not values.
 
@@ -49,7 +50,7 @@ LOG_LEVEL=${LOG_LEVEL:-info}
 SERVICE_WRAPPER=${SERVICE_WRAPPER:-}
 READY_TIMEOUT=${READY_TIMEOUT:-60}
 
-STOP_TIMEOUT=15
+STOP_TIMEOUT=${STOP_TIMEOUT:-15}
 DB_NAME=app
 LOG_DIR=$RUN_DIR/logs
 PID_DIR=$RUN_DIR/pids
