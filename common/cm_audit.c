@@ -30,7 +30,7 @@ typedef struct {
     zcert_t *cert;                  //  borrowed
     PGconn *db;                     //  own connection, LISTENing
     cm_client_t *audit;             //  link to the audit service
-    bool listening;
+    int listening_pid;              //  backend pid of the connection LISTENing, 0: none
 } shipper_t;
 
 static char *
@@ -47,8 +47,10 @@ s_ship_batch (shipper_t *self)
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     if (!db)
         return -1;
-    if (!self->listening)
-        self->listening = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "LISTEN " NOTIFY_CHANNEL, 0, NULL);
+    //  A replaced connection (the server restarted) listens to nothing yet
+    if (self->listening_pid != PQbackendPID (db))
+        self->listening_pid = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "LISTEN " NOTIFY_CHANNEL, 0, NULL)
+                            ? PQbackendPID (db): 0;
 
     char limit [16];
     snprintf (limit, sizeof limit, "%lld", (long long) self->cfg->audit_batch);
@@ -133,7 +135,7 @@ s_shipper_actor (zsock_t *pipe, void *arg)
         //  Wait for a notification, the pipe, or the next retry
         zmq_pollitem_t items [2] = {
             { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { NULL, self->db && self->listening? PQsocket (self->db): -1, ZMQ_POLLIN, 0 }
+            { NULL, self->db && self->listening_pid == PQbackendPID (self->db)? PQsocket (self->db): -1, ZMQ_POLLIN, 0 }
         };
         int count = items [1].fd >= 0? 2: 1;
         int rc = zmq_poll (items, count, shipped < 0? backoff: 1000);
