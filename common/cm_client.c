@@ -25,7 +25,9 @@
 #define FIRST_ANSWER_MS 1000        //  a new client waits this long for a name's first answer
 #define RETRY_FAILED_MS 1000        //  a name that has never answered is asked again this soon
 #define CONNECT_WAIT_MS 1000        //  with no replica connected, wait at most this long for
-                                    //  one (and half the budget), e.g. while handshakes finish
+                                    //  one (and half the budget), e.g. while handshakes finish;
+                                    //  a client that never had an answer waits half the budget:
+                                    //  its first handshakes may be slow on a busy host
 
 //  A host:port that clients resolve, shared by all of them
 typedef struct s_name_s {
@@ -69,6 +71,7 @@ struct cm_client_s {
     bool ipv6;                      //  the socket may connect to IPv6 addresses
     int64_t resolve_ms;             //  names resolved again this often
     int64_t next_check;             //  when to look at the answers next (zclock_mono)
+    bool answered;                  //  some replica has answered a call
 };
 
 
@@ -680,7 +683,8 @@ cm_client_call (cm_client_t *self, const cm_ctx_t *ctx, int msg_id,
             //  a little for a replica to finish connecting, then give up
             if (!waited) {
                 waited = true;
-                int64_t wait_ms = left / 2 < CONNECT_WAIT_MS? left / 2: CONNECT_WAIT_MS;
+                int64_t cap = self->answered? CONNECT_WAIT_MS: left;
+                int64_t wait_ms = left / 2 < cap? left / 2: cap;
                 zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLOUT, 0 };
                 zmq_poll (&item, 1, (long) wait_ms);
                 continue;
@@ -691,8 +695,10 @@ cm_client_call (cm_client_t *self, const cm_ctx_t *ctx, int msg_id,
         int64_t attempt_until = (retry && tries == 1)? zclock_mono () + left / 2: until;
         bool answered;
         cm_err_t status = s_wait (self, msg_id, cids, tries, attempt_until, rep, info, &answered);
-        if (answered)
+        if (answered) {
+            self->answered = true;
             return status;
+        }
         if (!retry)
             break;
     }
