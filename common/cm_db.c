@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <openssl/evp.h>
 #include "cm_db.h"
+#include "cm_hex.h"
 #include "cm_log.h"
 
 PGconn *
@@ -107,8 +108,7 @@ s_sha256_hex (const char *text, char *hex)
     unsigned char digest [32];
     unsigned int len = 0;
     EVP_Digest (text, strlen (text), digest, &len, EVP_sha256 (), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        sprintf (hex + 2 * i, "%02x", digest [i]);
+    cm_hex_encode (digest, 32, hex);
 }
 
 static int

@@ -2,22 +2,18 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <openssl/rand.h>
+#include "cm_hex.h"
 #include "cm_rand.h"
 
 int
 cm_rand_hex (char *out, size_t bytes)
 {
-    static const char hex [] = "0123456789abcdef";
     uint8_t raw [64];
     if (bytes > sizeof raw || RAND_bytes (raw, (int) bytes) != 1) {
         out [0] = 0;
         return -1;
     }
-    for (size_t i = 0; i < bytes; i++) {
-        out [2 * i] = hex [raw [i] >> 4];
-        out [2 * i + 1] = hex [raw [i] & 15];
-    }
-    out [2 * bytes] = 0;
+    cm_hex_encode (raw, bytes, out);
     return 0;
 }
 

@@ -10,6 +10,7 @@
 */
 
 #include <czmq.h>
+#include "../common/cm_hex.h"
 #include "../common/cm_jwt.h"
 #include "../common/cm_jwt_rotation.h"
 #include <openssl/bio.h>
@@ -139,21 +140,6 @@ s_path (char *buf, size_t size, const char *format, ...)
         return -1;
     }
     return 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Write len bytes as lowercase hex into out, which must hold 2 * len + 1.
-
-static void
-s_hex (char *out, const unsigned char *in, size_t len)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i]     = digits [in [i] >> 4];
-        out [2 * i + 1] = digits [in [i] & 0x0f];
-    }
-    out [2 * len] = '\0';
 }
 
 
@@ -537,7 +523,7 @@ s_ensure_random_file (const char *path)
         s_ssl_error (path, "RAND_bytes failed");
         goto cleanup;
     }
-    s_hex (text, raw, sizeof raw);
+    cm_hex_encode (raw, sizeof raw, text);
     text [2 * KEYGEN_RANDOM_BYTES] = '\n';
     text [2 * KEYGEN_RANDOM_BYTES + 1] = '\0';
     rc = s_write_secret (path, text, 2 * KEYGEN_RANDOM_BYTES + 1);

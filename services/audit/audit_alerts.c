@@ -11,6 +11,7 @@
 #include <openssl/hmac.h>
 #include "audit_alerts.h"
 #include "audit_rules.h"
+#include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
 
 #define WEBHOOK_QUEUE       256
@@ -85,12 +86,7 @@ audit_alerts_tag (const uint8_t key [32], audit_alert_rule_t rule, const char *v
     if (!HMAC (EVP_sha256 (), key, 32, (const uint8_t *) text, (size_t) len, digest, &digest_len)
     ||  digest_len != 32)
         return -1;
-    static const char digits [] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        tag [2 * i] = digits [digest [i] >> 4];
-        tag [2 * i + 1] = digits [digest [i] & 15];
-    }
-    tag [64] = 0;
+    cm_hex_encode (digest, 32, tag);
     return 0;
 }
 

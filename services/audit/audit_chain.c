@@ -7,6 +7,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "audit_chain.h"
+#include "../../common/cm_hex.h"
 
 //  Bytes the canonical form needs at most for one field of len bytes
 #define FIELD_OVERHEAD 24
@@ -91,12 +92,7 @@ audit_chain_hash (const char *prev_hash, const audit_chain_event_t *e, char *has
     free (canonical);
     if (rc)
         return -1;
-    static const char digits [] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        hash [2 * i] = digits [digest [i] >> 4];
-        hash [2 * i + 1] = digits [digest [i] & 15];
-    }
-    hash [64] = 0;
+    cm_hex_encode (digest, 32, hash);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "audit_checkpoint.h"
 #include "audit_chain.h"
 #include "../../common/cm_crypt.h"
+#include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
 
 #define LINE_TAG        "audit-checkpoint v1 "
@@ -22,32 +23,6 @@ struct audit_checkpoint_key_s {
     EVP_PKEY *pkey;                     //  owned; Ed25519 with its private part
     char public_hex [65];               //  its public key
 };
-
-static void
-s_hex (const uint8_t *data, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = digits [data [i] >> 4];
-        out [2 * i + 1] = digits [data [i] & 15];
-    }
-    out [2 * len] = 0;
-}
-
-static int
-s_unhex (const char *hex, size_t hex_len, uint8_t *out)
-{
-    if (hex_len % 2)
-        return -1;
-    for (size_t i = 0; i < hex_len; i++) {
-        char c = hex [i];
-        int value = c >= '0' && c <= '9'? c - '0': c >= 'a' && c <= 'f'? c - 'a' + 10: -1;
-        if (value < 0)
-            return -1;
-        out [i / 2] = (uint8_t) (i % 2? out [i / 2] | value: value << 4);
-    }
-    return 0;
-}
 
 audit_checkpoint_key_t *
 audit_checkpoint_key_new (const uint8_t seed [32])
@@ -62,7 +37,7 @@ audit_checkpoint_key_new (const uint8_t seed [32])
         audit_checkpoint_key_destroy (&self);
         return NULL;
     }
-    s_hex (pub, 32, self->public_hex);
+    cm_hex_encode (pub, 32, self->public_hex);
     return self;
 }
 
@@ -117,7 +92,7 @@ audit_checkpoint_sign (const audit_checkpoint_key_t *self, int64_t seq, const ch
         return -1;
     }
     char sig_hex [129];
-    s_hex (sig, 64, sig_hex);
+    cm_hex_encode (sig, 64, sig_hex);
     snprintf (line + len, size - (size_t) len, SIG_MARK "%s\n", sig_hex);
     return 0;
 }
@@ -188,7 +163,7 @@ audit_checkpoint_verify (const audit_checkpoint_key_t *self, const char *line, s
     if (strcmp (out->key, self->public_hex) != 0)
         return 1;
     uint8_t sig [64];
-    if (s_unhex (out->sig, 128, sig))
+    if (cm_hex_decode (out->sig, sig, sizeof sig))
         return -1;
     EVP_MD_CTX *md = EVP_MD_CTX_new ();
     int rc = md && EVP_DigestVerifyInit (md, NULL, NULL, NULL, self->pkey) == 1

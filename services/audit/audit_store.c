@@ -6,6 +6,7 @@
 #include <czmq.h>
 #include "audit_store.h"
 #include "../../common/cm_db.h"
+#include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
 #include "../../common/cm_rand.h"
 
@@ -44,33 +45,6 @@ s_opt (const char *s)
     return s && *s? s: NULL;
 }
 
-static void
-s_hex (const uint8_t *data, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = digits [data [i] >> 4];
-        out [2 * i + 1] = digits [data [i] & 15];
-    }
-    out [2 * len] = 0;
-}
-
-//  Exactly hex_len hex digits into hex_len / 2 bytes; 0 or -1
-static int
-s_unhex (const char *hex, size_t hex_len, uint8_t *out)
-{
-    if (hex_len % 2 || strlen (hex) != hex_len)
-        return -1;
-    for (size_t i = 0; i < hex_len; i++) {
-        char c = hex [i];
-        int value = c >= '0' && c <= '9'? c - '0': c >= 'a' && c <= 'f'? c - 'a' + 10: -1;
-        if (value < 0)
-            return -1;
-        out [i / 2] = (uint8_t) (i % 2? out [i / 2] | value: value << 4);
-    }
-    return 0;
-}
-
 static bool
 s_exec (PGconn *db, PGresult **r, ExecStatusType want, const char *sql, int count, const char *const *params)
 {
@@ -95,7 +69,7 @@ s_subject_key (PGconn *db, const audit_store_keys_t *keys, const char *subject, 
     uint8_t wrapped [AUDIT_PERSONAL_WRAPPED];
     int rc = 0;
     if (!*erased && has_key && key) {
-        rc = s_unhex (PQgetvalue (r, 0, 0), 2 * sizeof wrapped, wrapped) == 0
+        rc = cm_hex_decode (PQgetvalue (r, 0, 0), wrapped, sizeof wrapped) == 0
           && audit_personal_unwrap (keys->master, subject, wrapped, sizeof wrapped, key) == 0? 0: -1;
         if (rc)
             cm_error ("the data key of an audit subject does not open (wrong AUDIT_MASTER_KEY_FILE?)");
@@ -106,7 +80,7 @@ s_subject_key (PGconn *db, const audit_store_keys_t *keys, const char *subject, 
     char wrapped_hex [2 * AUDIT_PERSONAL_WRAPPED + 1];
     if (audit_personal_new_key (keys->master, subject, wrapped, key))
         return -1;
-    s_hex (wrapped, sizeof wrapped, wrapped_hex);
+    cm_hex_encode (wrapped, sizeof wrapped, wrapped_hex);
     const char *row [] = { subject, wrapped_hex };
     return s_exec (db, NULL, PGRES_COMMAND_OK,
                    "INSERT INTO subject_keys (subject, wrapped) VALUES ($1, decode ($2, 'hex'))",
@@ -140,7 +114,7 @@ s_keep_personal (PGconn *db, const audit_store_keys_t *keys, const event_in_t *e
         if (rc == 0) {
             sealed_hex = (char *) malloc (2 * len + 1);
             if (sealed_hex)
-                s_hex (sealed, len, sealed_hex);
+                cm_hex_encode (sealed, len, sealed_hex);
             else
                 rc = -1;
         }
@@ -466,7 +440,7 @@ audit_store_query (PGconn *db, const audit_store_filter_t *filter, audit_store_r
             const char *hex = PQgetvalue (r, i, 13);
             size_t hex_len = strlen (hex);
             row->sealed = (uint8_t *) malloc (hex_len / 2 + 1);
-            if (row->sealed && s_unhex (hex, hex_len, row->sealed) == 0)
+            if (row->sealed && cm_hex_decode (hex, row->sealed, hex_len / 2) == 0)
                 row->sealed_len = hex_len / 2;
             else {
                 free (row->sealed);
@@ -474,7 +448,7 @@ audit_store_query (PGconn *db, const audit_store_filter_t *filter, audit_store_r
             }
         }
         row->has_wrapped = !PQgetisnull (r, i, 14)
-                        && s_unhex (PQgetvalue (r, i, 14), 2 * sizeof row->wrapped, row->wrapped) == 0;
+                        && cm_hex_decode (PQgetvalue (r, i, 14), row->wrapped, sizeof row->wrapped) == 0;
     }
     *count = n;
     PQclear (r);

@@ -2,39 +2,13 @@
 #include <ctype.h>
 #include "auth_mfa.h"
 #include "../../common/cm_crypt.h"
+#include "../../common/cm_hex.h"
 #include "auth_secret.h"
 #include "auth_store.h"
 #include "auth_totp.h"
 #include "../../common/cm_db.h"
 
 #define TOTP_WINDOW 1                   //  steps either side: clock drift
-
-static void
-s_hex (const uint8_t *data, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = digits [data [i] >> 4];
-        out [2 * i + 1] = digits [data [i] & 15];
-    }
-    out [2 * len] = 0;
-}
-
-static int
-s_unhex (const char *hex, uint8_t *out, size_t size, size_t *len)
-{
-    size_t n = strlen (hex);
-    if (n % 2 || n / 2 > size)
-        return -1;
-    for (size_t i = 0; i < n / 2; i++) {
-        unsigned value;
-        if (sscanf (hex + 2 * i, "%2x", &value) != 1)
-            return -1;
-        out [i] = (uint8_t) value;
-    }
-    *len = n / 2;
-    return 0;
-}
 
 //  The user's TOTP key, unsealed; -1 when there is none or it does not open
 static int
@@ -44,9 +18,10 @@ s_key (auth_worker_t *self, PGconn *db, const char *user_id, uint8_t *key, size_
     char sealed_hex [256];
     uint8_t sealed [128];
     char secret [AUTH_TOTP_SECRET_SIZE + 1];
-    size_t sealed_len;
-    if (auth_store_mfa_get (db, user_id, sealed_hex, sizeof sealed_hex, enabled) != 0
-    ||  !*sealed_hex || s_unhex (sealed_hex, sealed, sizeof sealed, &sealed_len)
+    if (auth_store_mfa_get (db, user_id, sealed_hex, sizeof sealed_hex, enabled) != 0 || !*sealed_hex)
+        return -1;
+    size_t sealed_len = strlen (sealed_hex) / 2;
+    if (sealed_len > sizeof sealed || cm_hex_decode (sealed_hex, sealed, sealed_len)
     ||  sealed_len <= CM_CRYPT_OVERHEAD || sealed_len - CM_CRYPT_OVERHEAD >= sizeof secret
     ||  cm_crypt_open (self->data_key, user_id, sealed, sealed_len, (uint8_t *) secret))
         return -1;
@@ -134,7 +109,7 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
         ok = auth_secret_hash (codes [i], hashes [i]) == 0;
     if (!ok)
         return auth_fail (info, CM_INTERNAL, "cannot create the secret");
-    s_hex (sealed, secret_len + CM_CRYPT_OVERHEAD, sealed_hex);
+    cm_hex_encode (sealed, secret_len + CM_CRYPT_OVERHEAD, sealed_hex);
     rc = auth_store_mfa_begin (db, user.id, sealed_hex, (const char (*) [65]) hashes, AUTH_TOTP_RECOVERY_COUNT);
     if (rc == AUTH_STORE_TAKEN)
         return auth_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");

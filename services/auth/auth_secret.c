@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "auth_secret.h"
+#include "../../common/cm_hex.h"
 
 //  ---------------------------------------------------------------------
 //  A new token: 32 random bytes as unpadded base64url. 0 or -1.
@@ -49,7 +50,6 @@ cleanup:
 int
 auth_secret_hash (const char *token, char out_hex [AUTH_SECRET_HASH_SIZE])
 {
-    static const char hex [] = "0123456789abcdef";
     assert (token);
     assert (out_hex);
     uint8_t digest [EVP_MAX_MD_SIZE];
@@ -58,11 +58,7 @@ auth_secret_hash (const char *token, char out_hex [AUTH_SECRET_HASH_SIZE])
     if (!EVP_Digest (token, strlen (token), digest, &digest_len, EVP_sha256 (), NULL)
     ||  digest_len != 32)
         return -1;
-    for (unsigned int i = 0; i < digest_len; i++) {
-        out_hex [2 * i] = hex [digest [i] >> 4];
-        out_hex [2 * i + 1] = hex [digest [i] & 15];
-    }
-    out_hex [2 * digest_len] = 0;
+    cm_hex_encode (digest, digest_len, out_hex);
     return 0;
 }
 

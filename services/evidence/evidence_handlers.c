@@ -12,6 +12,7 @@
 #include "evidence_store.h"
 #include "evidence_url.h"
 #include "../../common/cm_db.h"
+#include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
 #include "../../common/cm_rand.h"
 
@@ -99,33 +100,6 @@ s_dup (const char *s)
     return s? strdup (s): NULL;
 }
 
-static void
-s_hex (const uint8_t *data, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = digits [data [i] >> 4];
-        out [2 * i + 1] = digits [data [i] & 15];
-    }
-    out [2 * len] = 0;
-}
-
-//  Exactly 2 * len hex digits into len bytes; 0 or -1
-static int
-s_unhex (const char *hex, uint8_t *out, size_t len)
-{
-    if (strlen (hex) != 2 * len)
-        return -1;
-    for (size_t i = 0; i < 2 * len; i++) {
-        char c = hex [i];
-        int value = c >= '0' && c <= '9'? c - '0': c >= 'a' && c <= 'f'? c - 'a' + 10: -1;
-        if (value < 0)
-            return -1;
-        out [i / 2] = (uint8_t) (i % 2? out [i / 2] | value: value << 4);
-    }
-    return 0;
-}
-
 //  The reply form of a row. Until the upload lands a row is "pending" to
 //  clients, whether or not its bytes have started to arrive.
 static void
@@ -165,7 +139,7 @@ s_file_key (evidence_worker_t *self, const evidence_row_t *row, const char *wrap
             uint8_t file_key [EVIDENCE_KEYS_BYTES])
 {
     uint8_t wrapped [EVIDENCE_KEYS_WRAPPED], data_key [EVIDENCE_KEYS_BYTES];
-    int rc = s_unhex (wrapped_hex, wrapped, sizeof wrapped) == 0
+    int rc = cm_hex_decode (wrapped_hex, wrapped, sizeof wrapped) == 0
           && evidence_keys_unwrap (self->keys->master, row->user_id, wrapped, sizeof wrapped, data_key) == 0
           && evidence_keys_file_key (data_key, row->id, file_key) == 0? 0: -1;
     explicit_bzero (data_key, sizeof data_key);
@@ -212,7 +186,7 @@ s_upload_url (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm
     char wrapped_hex [WRAPPED_HEX];
     if (evidence_keys_new_wrapped (self->keys->master, ctx->uid, wrapped))
         return s_fail (info, CM_INTERNAL, "cannot make a data key");
-    s_hex (wrapped, sizeof wrapped, wrapped_hex);
+    cm_hex_encode (wrapped, sizeof wrapped, wrapped_hex);
     PGconn *db = evidence_worker_db (self);
     if (!db)
         return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
@@ -345,7 +319,7 @@ s_check_part (const char *part, const uint8_t *file_key, const evidence_row_t *r
     unsigned int digest_len = 0;
     if (EVP_DigestFinal_ex (md, digest, &digest_len) != 1 || digest_len != 32)
         goto cleanup;
-    s_hex (digest, 32, sha_hex);
+    cm_hex_encode (digest, 32, sha_hex);
     err = text && !evidence_magic_utf8_valid (&utf8)? s_fail (info, CM_UNSUPPORTED_MEDIA, MISMATCH): CM_OK;
 
 cleanup:

@@ -29,6 +29,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "gateway_ratelimit.h"
+#include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
 
 #define S_GROUP         8               //  slots per lock, searched in full
@@ -96,17 +97,6 @@ s_now_ms (void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void
-s_hex (const unsigned char *bytes, size_t len, char *out)
-{
-    static const char digits [] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out [2 * i] = digits [bytes [i] >> 4];
-        out [2 * i + 1] = digits [bytes [i] & 15];
-    }
-    out [2 * len] = '\0';
-}
-
 //  ----------------------------------------------------------------------
 //  Life cycle
 
@@ -134,7 +124,7 @@ gateway_ratelimit_new (const cm_config_t *cfg, size_t slots)
     ||  digest_len != 20
     ||  RAND_bytes ((unsigned char *) &self->seed, sizeof self->seed) != 1)
         goto failed;
-    s_hex (digest, digest_len, self->sha);
+    cm_hex_encode (digest, digest_len, self->sha);
     if (slots == 0)
         slots = GATEWAY_RL_FALLBACK_SLOTS;
     if (slots > GATEWAY_RL_FALLBACK_SLOTS_MAX)
@@ -260,7 +250,7 @@ s_account_hash (const char *account, char *hex)
     unsigned int len = 0;
     if (EVP_DigestFinal_ex (md, digest, &len) != 1 || len != 32)
         goto cleanup;
-    s_hex (digest, len, hex);
+    cm_hex_encode (digest, len, hex);
     rc = 0;
 
 cleanup:
