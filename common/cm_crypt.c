@@ -29,6 +29,16 @@ cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES])
 }
 
 int
+cm_crypt_key_path (const char *keys_dir, const char *configured, const char *name,
+                   char *path, size_t size)
+{
+    int len = configured && *configured
+            ? snprintf (path, size, "%s", configured)
+            : snprintf (path, size, "%s/secrets/%s.key", keys_dir, name);
+    return len < 0 || (size_t) len >= size? -1: 0;
+}
+
+int
 cm_crypt_seal (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out)
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new ();

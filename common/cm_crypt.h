@@ -18,6 +18,12 @@
 int
     cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES]);
 
+//  Where the key called name lives, into path [size]: the configured file
+//  when set, else keys_dir/secrets/<name>.key. 0, or -1 when it does not fit
+int
+    cm_crypt_key_path (const char *keys_dir, const char *configured, const char *name,
+                       char *path, size_t size);
+
 //  Seal len bytes into out (len + CM_CRYPT_OVERHEAD bytes): nonce, ciphertext, tag
 int
     cm_crypt_seal (const uint8_t *key, const char *aad, const uint8_t *in, size_t len, uint8_t *out);

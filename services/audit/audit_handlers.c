@@ -21,22 +21,13 @@
 //  ----------------------------------------------------------------------
 //  Keys
 
-//  The file named by configured, else KEYS_DIR/secrets/<name>.key, into path
-static int
-s_key_path (const cm_config_t *cfg, const char *configured, const char *name, char *path, size_t size)
-{
-    int len = configured && *configured
-            ? snprintf (path, size, "%s", configured)
-            : snprintf (path, size, "%s/secrets/%s.key", cfg->keys_dir, name);
-    return len < 0 || (size_t) len >= size? -1: 0;
-}
-
 audit_checkpoint_key_t *
 audit_keys_load_checkpoint (const cm_config_t *cfg)
 {
     char path [1024];
     audit_checkpoint_key_t *key = NULL;
-    if (s_key_path (cfg, cfg->audit_checkpoint_key_file, "audit_checkpoint", path, sizeof path) == 0)
+    if (cm_crypt_key_path (cfg->keys_dir, cfg->audit_checkpoint_key_file, "audit_checkpoint",
+                           path, sizeof path) == 0)
         key = audit_checkpoint_key_load (path);
     if (!key)
         cm_error ("cannot load the audit_checkpoint key %s (64 hex digits: an Ed25519 seed)", path);
@@ -48,7 +39,7 @@ audit_keys_load (audit_keys_t *self, const cm_config_t *cfg)
 {
     memset (self, 0, sizeof *self);
     char path [1024];
-    if (s_key_path (cfg, cfg->audit_master_key_file, "audit_master", path, sizeof path)
+    if (cm_crypt_key_path (cfg->keys_dir, cfg->audit_master_key_file, "audit_master", path, sizeof path)
     ||  cm_crypt_load_key (path, self->master)) {
         cm_error ("cannot load the audit_master key %s (64 hex digits)", path);
         return -1;

@@ -11,10 +11,7 @@ static int
 s_load (const char *configured, const char *keys_dir, const char *name, uint8_t *key)
 {
     char path [1024];
-    int len = configured && *configured
-            ? snprintf (path, sizeof path, "%s", configured)
-            : snprintf (path, sizeof path, "%s/secrets/%s.key", keys_dir, name);
-    if (len < 0 || (size_t) len >= sizeof path || cm_crypt_load_key (path, key)) {
+    if (cm_crypt_key_path (keys_dir, configured, name, path, sizeof path) || cm_crypt_load_key (path, key)) {
         cm_error ("cannot load the %s key %s (64 hex digits)", name, path);
         return -1;
     }

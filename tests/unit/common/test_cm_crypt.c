@@ -27,3 +27,17 @@ Test (cm_crypt, seals_and_opens_only_for_the_same_key_and_row)
     cm_crypt_seal (key, "user-1", (const uint8_t *) secret, len, again);
     cr_assert_neq (memcmp (sealed, again, len + CM_CRYPT_OVERHEAD), 0);
 }
+
+Test (cm_crypt, names_the_key_file)
+{
+    char path [64];
+    cr_assert_eq (cm_crypt_key_path ("/keys", "/etc/k/master.key", "master", path, sizeof path), 0);
+    cr_assert_str_eq (path, "/etc/k/master.key", "the configured file wins");
+    cr_assert_eq (cm_crypt_key_path ("/keys", "", "master", path, sizeof path), 0);
+    cr_assert_str_eq (path, "/keys/secrets/master.key");
+    cr_assert_eq (cm_crypt_key_path ("/keys", NULL, "master", path, sizeof path), 0);
+    cr_assert_str_eq (path, "/keys/secrets/master.key");
+    char small [16];
+    cr_assert_eq (cm_crypt_key_path ("/keys", NULL, "master", small, sizeof small), -1, "too long");
+    cr_assert_eq (cm_crypt_key_path ("/keys", "/a/very/long/configured/path", "m", small, sizeof small), -1);
+}
