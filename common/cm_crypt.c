@@ -1,9 +1,11 @@
 /*  cm_crypt - AES-256-GCM seal and open */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "cm_crypt.h"
+#include "cm_hex.h"
 
 int
 cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES])
@@ -17,13 +19,10 @@ cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES])
     if (!line)
         return -1;
     hex [strcspn (hex, "\r\n")] = 0;
-    int rc = strlen (hex) == 2 * CM_CRYPT_KEY_BYTES? 0: -1;
-    for (int i = 0; rc == 0 && i < CM_CRYPT_KEY_BYTES; i++) {
-        unsigned value;
-        if (sscanf (hex + 2 * i, "%2x", &value) != 1)
-            rc = -1;
-        key [i] = (uint8_t) value;
-    }
+    //  Hand-written key files may use either case
+    for (char *c = hex; *c; c++)
+        *c = (char) tolower ((unsigned char) *c);
+    int rc = cm_hex_decode (hex, key, CM_CRYPT_KEY_BYTES);
     explicit_bzero (hex, sizeof hex);
     return rc;
 }

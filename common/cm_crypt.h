@@ -14,7 +14,8 @@
 #define CM_CRYPT_KEY_BYTES   32
 #define CM_CRYPT_OVERHEAD    28       //  12-byte nonce + 16-byte tag
 
-//  Read a key file of 64 hex digits; 0 or -1
+//  Read a key file of 64 hex digits (either case) on its first line; 0,
+//  or -1 when it is missing or holds anything else
 int
     cm_crypt_load_key (const char *path, uint8_t key [CM_CRYPT_KEY_BYTES]);
 
