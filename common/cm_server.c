@@ -1,4 +1,5 @@
 /*  cm_server - frontend actor, LRU worker pool, request processing */
+#include <stdarg.h>
 #include <unistd.h>
 #include "cm_server.h"
 #include "cm_curve.h"
@@ -513,4 +514,20 @@ cm_server_new (const cm_server_spec_t *spec)
     if (actor && zsock_wait (actor) != 0)
         zactor_destroy (&actor);
     return actor;
+}
+
+cm_err_t
+cm_server_fail (cm_reply_info_t *info, cm_err_t err, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (info->message, sizeof info->message, format, args);
+    va_end (args);
+    return err;
+}
+
+char *
+cm_server_dup (const char *s)
+{
+    return s? strdup (s): NULL;
 }

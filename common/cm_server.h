@@ -66,4 +66,17 @@ void
                        int64_t arrived, const uint8_t *data, size_t size,
                        msgpack_sbuffer *buf);
 
+//  ----------------------------------------------------------------------
+//  A handler's error exit: the message for the client into info, then err
+//  back, so a handler can `return cm_server_fail (info, CM_NOT_FOUND, ...)`
+cm_err_t
+    cm_server_fail (cm_reply_info_t *info, cm_err_t err, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  ----------------------------------------------------------------------
+//  A reply field's own copy of s (the reply's free releases it); NULL stays
+//  NULL
+char *
+    cm_server_dup (const char *s);
+
 #endif

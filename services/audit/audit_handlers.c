@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -154,22 +153,6 @@ s_db (audit_worker_t *self)
     return cm_db_ensure (&self->db, self->cfg);
 }
 
-static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (info->message, sizeof info->message, format, args);
-    va_end (args);
-    return err;
-}
-
-static char *
-s_dup (const char *s)
-{
-    return s? strdup (s): NULL;
-}
-
 static bool
 s_peer_is (const cm_ctx_t *ctx, const char *name)
 {
@@ -237,7 +220,7 @@ s_append (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     PGconn *db = s_db (self);
     //  The authenticated peer is the sender, whatever the events say
     if (!db || s_append_events (self, db, req->events, req->events_count, ctx->peer) < 0)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     //  Accepted means durable: the sender may now delete its copies
     rep->accepted = req->events_count;
     rep->has_accepted = true;
@@ -255,9 +238,9 @@ s_may_read (const cm_ctx_t *ctx, cm_reply_info_t *info)
         //  The gateway checked the role; a second lock on the same door
         if (ctx->uid [0] && cm_ctx_has_role (ctx, "admin"))
             return CM_OK;
-        return s_fail (info, CM_FORBIDDEN, "reading the audit trail needs the admin role");
+        return cm_server_fail (info, CM_FORBIDDEN, "reading the audit trail needs the admin role");
     }
-    return s_fail (info, CM_FORBIDDEN, "only the gateway and privacy may read the audit trail");
+    return cm_server_fail (info, CM_FORBIDDEN, "only the gateway and privacy may read the audit trail");
 }
 
 //  The reply form of a row, its personal data opened when its key lives
@@ -293,7 +276,7 @@ s_record_fill (audit_worker_t *self, proto_audit_record_t *out, audit_store_row_
     }
     char *detail = NULL;
     if (audit_personal_merge (row->detail, personal, 4096, &detail))
-        detail = s_dup (row->detail);
+        detail = cm_server_dup (row->detail);
     if (personal)
         explicit_bzero (personal, strlen (personal));
     free (personal);
@@ -341,35 +324,35 @@ s_query (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         return allowed;
     bool privacy = s_peer_is (ctx, "privacy");
     if (privacy && !req->user_id)
-        return s_fail (info, CM_FORBIDDEN, "privacy reads one user's events: user_id is required");
+        return cm_server_fail (info, CM_FORBIDDEN, "privacy reads one user's events: user_id is required");
 
     audit_store_filter_t filter = { .user_id = req->user_id };
     if (req->type) {
         if (audit_rules_type (req->type))
-            return s_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_TYPE);
+            return cm_server_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_TYPE);
         filter.type = req->type;
     }
     if (req->since) {
         if (audit_rules_time_parse (req->since, &filter.since_ms))
-            return s_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_SINCE);
+            return cm_server_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_SINCE);
         filter.has_since = true;
     }
     int64_t limit = audit_rules_limit (req->has_limit, req->limit);
     if (limit < 0)
-        return s_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_LIMIT);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_LIMIT);
     if (req->cursor && audit_rules_cursor_decode (req->cursor, &filter.before_seq))
-        return s_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_CURSOR);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, AUDIT_MSG_CURSOR);
     //  One row more than the page tells whether there is a next page
     filter.limit = limit + 1;
 
     PGconn *db = s_db (self);
     if (!db)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     audit_store_row_t *rows = (audit_store_row_t *) calloc ((size_t) limit + 1, sizeof (audit_store_row_t));
     int count = 0;
     if (!rows || audit_store_query (db, &filter, rows, &count)) {
         free (rows);
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     bool more = count > limit;
     uint32_t items = (uint32_t) (more? limit: count);
@@ -392,7 +375,7 @@ s_query (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         int rc = detail? s_record (self, db, ctx, "admin.audit.read", detail): -1;
         free (detail);
         if (rc)
-            return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     return CM_OK;
 }
@@ -412,7 +395,7 @@ s_verify (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     PGconn *db = s_db (self);
     audit_verify_result_t result;
     if (!db || audit_verify_run (db, self->keys->checkpoint, self->cfg->audit_checkpoint_dir, &result))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     rep->ok = result.ok;
     rep->has_ok = true;
     rep->events = result.events;
@@ -435,7 +418,7 @@ s_verify (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
         snprintf (detail, sizeof detail, "{\"verify\":true,\"ok\":%s,\"events\":%" PRId64 "}",
                   result.ok? "true": "false", result.events);
         if (s_record (self, db, ctx, "admin.audit.read", detail))
-            return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     return CM_OK;
 }
@@ -450,11 +433,11 @@ s_erase (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     const proto_audit_erase_user_req_t *req = (const proto_audit_erase_user_req_t *) req_;
     proto_audit_erase_user_rep_t *rep = (proto_audit_erase_user_rep_t *) rep_;
     if (!s_peer_is (ctx, "privacy"))
-        return s_fail (info, CM_FORBIDDEN, "only privacy may erase a user's personal data");
+        return cm_server_fail (info, CM_FORBIDDEN, "only privacy may erase a user's personal data");
     PGconn *db = s_db (self);
     int64_t erased = 0;
     if (!db || audit_store_erase (db, req->user_id, &erased))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     cm_log_fields (CM_LOG_INFO, "personal data in audit events erased", "user_id", req->user_id,
                    (const char *) NULL);
     rep->erased = erased;

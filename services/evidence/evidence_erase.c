@@ -14,13 +14,6 @@
 #define CURSOR_TEXT_MAX     (CURSOR_DIGITS_MAX + 1 + 36)
 #define CURSOR_US_MAX       INT64_C (253402300799999999)    //  9999-12-31
 
-static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
-{
-    snprintf (info->message, sizeof info->message, "%s", message);
-    return err;
-}
-
 //  Only privacy erases a user or lists all they own
 static bool
 s_from_privacy (const cm_ctx_t *ctx)
@@ -82,7 +75,7 @@ s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_
     int64_t after_us = 0;
     char after_id [37] = "";
     if (req->cursor && evidence_erase_cursor_decode (req->cursor, &after_us, after_id))
-        return s_fail (info, CM_VALIDATION_FAILED, "cursor: not a cursor from this service");
+        return cm_server_fail (info, CM_VALIDATION_FAILED, "cursor: not a cursor from this service");
     PGconn *db = evidence_worker_db (self);
     evidence_row_t *rows = NULL;
     int64_t *created = NULL;
@@ -90,7 +83,7 @@ s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_
     //  One more than a page tells whether another follows
     if (!db || evidence_store_list_user (db, ctx->uid, after_us, req->cursor? after_id: NULL,
                                          EVIDENCE_ERASE_PAGE + 1, &rows, &created, &count))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     uint32_t items = count > EVIDENCE_ERASE_PAGE? EVIDENCE_ERASE_PAGE: count;
     cm_err_t status = CM_OK;
     if (count > items) {
@@ -98,7 +91,7 @@ s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_
         if (evidence_erase_cursor_encode (created [items - 1], rows [items - 1].id, cursor, sizeof cursor) == 0)
             rep->next_cursor = strdup (cursor);
         else
-            status = s_fail (info, CM_INTERNAL, "cannot page past this evidence");
+            status = cm_server_fail (info, CM_INTERNAL, "cannot page past this evidence");
     }
     if (status == CM_OK && items > 0) {
         rep->items = (proto_evidence_t *) zmalloc (items * sizeof (proto_evidence_t));
@@ -116,7 +109,7 @@ evidence_erase_list_user (void *state, const cm_ctx_t *ctx, const void *req, voi
                           cm_reply_info_t *info)
 {
     if (!s_from_privacy (ctx))
-        return s_fail (info, CM_FORBIDDEN, "only the privacy service lists all of a user's evidence");
+        return cm_server_fail (info, CM_FORBIDDEN, "only the privacy service lists all of a user's evidence");
     return s_list_user ((evidence_worker_t *) state, ctx, (const proto_evidence_list_user_req_t *) req,
                         (proto_evidence_list_user_rep_t *) rep, info);
 }
@@ -147,18 +140,18 @@ evidence_erase_user (void *state, const cm_ctx_t *ctx, const void *req, void *re
     evidence_worker_t *self = (evidence_worker_t *) state;
     proto_evidence_erase_user_rep_t *rep = (proto_evidence_erase_user_rep_t *) rep_;
     if (!s_from_privacy (ctx))
-        return s_fail (info, CM_FORBIDDEN, "only the privacy service erases a user");
+        return cm_server_fail (info, CM_FORBIDDEN, "only the privacy service erases a user");
     PGconn *db = evidence_worker_db (self);
     evidence_id_t *ids = NULL;
     uint32_t count = 0;
     if (!db || evidence_store_user_ids (db, ctx->uid, &ids, &count))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     int files = s_remove_files (self->cfg->evidence_dir, ids, count);
     free (ids);
     ids = NULL;
     bool had_key = false;
     if (evidence_store_erase_user (db, ctx, ctx->uid, &ids, &count, &had_key))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     files += s_remove_files (self->cfg->evidence_dir, ids, count);
     free (ids);
     char rows [16], removed [16];

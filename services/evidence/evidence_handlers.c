@@ -1,7 +1,6 @@
 /*  evidence_handlers - upload URLs, chunked encrypted uploads, reads, deletes */
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -83,38 +82,21 @@ evidence_worker_db (evidence_worker_t *self)
     return cm_db_ensure (&self->db, self->cfg);
 }
 
-//  Put a message for the client into info and return err
-static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (info->message, sizeof info->message, format, args);
-    va_end (args);
-    return err;
-}
-
-static char *
-s_dup (const char *s)
-{
-    return s? strdup (s): NULL;
-}
-
 //  The reply form of a row. Until the upload lands a row is "pending" to
 //  clients, whether or not its bytes have started to arrive.
 static void
 s_evidence_fill (proto_evidence_t *e, const evidence_row_t *row)
 {
     bool stored = streq (row->status, "stored");
-    e->id = s_dup (row->id);
-    e->mission_id = s_dup (row->mission_id);
-    e->filename = s_dup (row->filename);
-    e->content_type = s_dup (row->content_type);
+    e->id = cm_server_dup (row->id);
+    e->mission_id = cm_server_dup (row->mission_id);
+    e->filename = cm_server_dup (row->filename);
+    e->content_type = cm_server_dup (row->content_type);
     e->size_bytes = row->size_bytes;
     e->has_size_bytes = true;
-    e->sha256 = stored && *row->sha256? s_dup (row->sha256): NULL;
-    e->status = s_dup (stored? "stored": "pending");
-    e->created_at = s_dup (row->created_at);
+    e->sha256 = stored && *row->sha256? cm_server_dup (row->sha256): NULL;
+    e->status = cm_server_dup (stored? "stored": "pending");
+    e->created_at = cm_server_dup (row->created_at);
 }
 
 void
@@ -168,44 +150,47 @@ s_upload_url (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm
     char filename [EVIDENCE_MAGIC_NAME_SIZE];
     int named = evidence_magic_filename (req->filename, filename, sizeof filename);
     if (named == EVIDENCE_MAGIC_NAME_LENGTH)
-        return s_fail (info, CM_VALIDATION_FAILED, "filename: must be 1 to %d characters after trimming",
-                       EVIDENCE_MAGIC_NAME_MAX);
+        return cm_server_fail (info, CM_VALIDATION_FAILED,
+                               "filename: must be 1 to %d characters after trimming", EVIDENCE_MAGIC_NAME_MAX);
     if (named)
-        return s_fail (info, CM_VALIDATION_FAILED, "filename: must not contain / \\ or control characters");
+        return cm_server_fail (info, CM_VALIDATION_FAILED,
+                               "filename: must not contain / \\ or control characters");
     const char *type = evidence_magic_type (req->content_type);
     if (!type)
-        return s_fail (info, CM_UNSUPPORTED_MEDIA, "content_type: must be one of " EVIDENCE_MAGIC_TYPES);
+        return cm_server_fail (info, CM_UNSUPPORTED_MEDIA,
+                               "content_type: must be one of " EVIDENCE_MAGIC_TYPES);
     int64_t max = self->cfg->evidence_max_bytes;
     if (req->size_bytes < 1)
-        return s_fail (info, CM_VALIDATION_FAILED, "size_bytes: must be an integer from 1 to %" PRId64, max);
+        return cm_server_fail (info, CM_VALIDATION_FAILED,
+                               "size_bytes: must be an integer from 1 to %" PRId64, max);
     if (req->size_bytes > max)
-        return s_fail (info, CM_PAYLOAD_TOO_LARGE, "size_bytes: at most %" PRId64 " bytes", max);
+        return cm_server_fail (info, CM_PAYLOAD_TOO_LARGE, "size_bytes: at most %" PRId64 " bytes", max);
 
     //  A data key for the user, kept only if they have none yet
     uint8_t wrapped [EVIDENCE_KEYS_WRAPPED];
     char wrapped_hex [WRAPPED_HEX];
     if (evidence_keys_new_wrapped (self->keys->master, ctx->uid, wrapped))
-        return s_fail (info, CM_INTERNAL, "cannot make a data key");
+        return cm_server_fail (info, CM_INTERNAL, "cannot make a data key");
     cm_hex_encode (wrapped, sizeof wrapped, wrapped_hex);
     PGconn *db = evidence_worker_db (self);
     if (!db)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     evidence_row_t row;
     int rc = evidence_store_create (db, ctx->uid, req->mission_id, filename, type, req->size_bytes,
                                     wrapped_hex, &row);
     if (rc == EVIDENCE_STORE_FULL)
-        return s_fail (info, CM_CONFLICT, "mission has too many files");
+        return cm_server_fail (info, CM_CONFLICT, "mission has too many files");
     if (rc)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     int64_t expires = (int64_t) time (NULL) + self->cfg->upload_url_ttl_s;
     char sig [EVIDENCE_URL_SIG_SIZE];
     if (evidence_url_sign (self->keys->url, row.user_id, row.id, row.content_type, row.size_bytes,
                            expires, sig))
-        return s_fail (info, CM_INTERNAL, "cannot sign the upload URL");
+        return cm_server_fail (info, CM_INTERNAL, "cannot sign the upload URL");
     rep->evidence = s_evidence_reply (&row);
     rep->expires = expires;
     rep->has_expires = true;
-    rep->sig = s_dup (sig);
+    rep->sig = cm_server_dup (sig);
     return CM_CREATED;
 }
 
@@ -222,7 +207,7 @@ s_upload_begin (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
 
     PGconn *db = evidence_worker_db (self);
     if (!db || !evidence_store_upload_begin (db, req->id))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     evidence_row_t row;
     char part [EVIDENCE_FILES_PATH_MAX];
     char upload_key [65] = "";
@@ -230,7 +215,7 @@ s_upload_begin (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
     cm_err_t err = CM_OK;
     int rc = evidence_store_lock (db, req->id, &row);
     if (rc < 0)
-        err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     else
     if (rc)
         why = "no such evidence";
@@ -242,35 +227,35 @@ s_upload_begin (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
             : !streq (row.status, "pending")? "already used": NULL;
     }
     if (why)
-        err = s_fail (info, CM_FORBIDDEN, URL_REFUSED);
+        err = cm_server_fail (info, CM_FORBIDDEN, URL_REFUSED);
     //  The PUT's Content-Type must be the declared type; the URL stays
     //  usable for a PUT that sends the right one
     const char *given = err == CM_OK? evidence_magic_type (req->content_type): NULL;
     if (err == CM_OK && (!given || !streq (given, row.content_type))) {
         why = "Content-Type differs from the declared type";
-        err = s_fail (info, CM_UNSUPPORTED_MEDIA, "content_type: the Content-Type header must be %s",
-                      row.content_type);
+        err = cm_server_fail (info, CM_UNSUPPORTED_MEDIA,
+                              "content_type: the Content-Type header must be %s", row.content_type);
     }
     if (err == CM_OK) {
         rc = cm_rand_hex (upload_key, 32) == 0? evidence_store_uploading (db, row.id, upload_key): -1;
         if (rc < 0)
-            err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
         else
         if (rc)
-            err = s_fail (info, CM_FORBIDDEN, URL_REFUSED);
+            err = cm_server_fail (info, CM_FORBIDDEN, URL_REFUSED);
     }
     //  Nothing can be there yet; a leftover would shift every segment
     if (err == CM_OK && evidence_files_path (self->cfg->evidence_dir, row.id, true, part, sizeof part) == 0)
         evidence_files_remove (part);
     if (cm_db_end (db, err == CM_OK? 0: -1) < 0 && err == CM_OK)
-        err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (why)
         cm_info ("upload of %s refused: %s", req->id, why);
     if (err != CM_OK)
         return err;
     rep->size_bytes = row.size_bytes;
     rep->has_size_bytes = true;
-    rep->upload_key = s_dup (upload_key);
+    rep->upload_key = cm_server_dup (upload_key);
     return CM_OK;
 }
 
@@ -288,7 +273,7 @@ s_drop (PGconn *db, const evidence_row_t *row, const char *part, const char *sto
     evidence_files_remove (part);
     evidence_files_remove (stored);
     cm_info ("upload of %s dropped: %s", row->id, message);
-    return s_fail (info, err, "%s", message);
+    return cm_server_fail (info, err, "%s", message);
 }
 
 //  Read a finished part file back whole: every segment must open, the size
@@ -304,7 +289,7 @@ s_check_part (const char *part, const uint8_t *file_key, const evidence_row_t *r
     bool text = streq (row->content_type, "text/plain");
     evidence_magic_utf8_t utf8;
     evidence_magic_utf8_init (&utf8);
-    cm_err_t err = s_fail (info, CM_INTERNAL, "the upload could not be read back");
+    cm_err_t err = cm_server_fail (info, CM_INTERNAL, "the upload could not be read back");
     if (!reader || !plain || !md || evidence_files_reader_size (reader) != row->size_bytes
     ||  EVP_DigestInit_ex (md, EVP_sha256 (), NULL) != 1)
         goto cleanup;
@@ -320,7 +305,8 @@ s_check_part (const char *part, const uint8_t *file_key, const evidence_row_t *r
     if (EVP_DigestFinal_ex (md, digest, &digest_len) != 1 || digest_len != 32)
         goto cleanup;
     cm_hex_encode (digest, 32, sha_hex);
-    err = text && !evidence_magic_utf8_valid (&utf8)? s_fail (info, CM_UNSUPPORTED_MEDIA, MISMATCH): CM_OK;
+    err = text && !evidence_magic_utf8_valid (&utf8)
+        ? cm_server_fail (info, CM_UNSUPPORTED_MEDIA, MISMATCH): CM_OK;
 
 cleanup:
     if (err == CM_INTERNAL)
@@ -343,10 +329,10 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
     char part [EVIDENCE_FILES_PATH_MAX], stored [EVIDENCE_FILES_PATH_MAX];
     if (evidence_files_path (self->cfg->evidence_dir, req->id, true, part, sizeof part)
     ||  evidence_files_path (self->cfg->evidence_dir, req->id, false, stored, sizeof stored))
-        return s_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
+        return cm_server_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
     PGconn *db = evidence_worker_db (self);
     if (!db || !evidence_store_upload_begin (db, req->id))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     //  The row stays locked until this chunk is written: chunks of one
     //  upload never interleave, whichever replica takes them
     evidence_row_t row;
@@ -357,7 +343,8 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
         rc = -1;
     if (rc) {
         cm_db_end (db, -1);
-        return rc < 0? s_fail (info, CM_UNAVAILABLE, STORE_DOWN): s_fail (info, CM_FORBIDDEN, KEY_REFUSED);
+        return rc < 0? cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN)
+                     : cm_server_fail (info, CM_FORBIDDEN, KEY_REFUSED);
     }
     int64_t received = 0;
     if (evidence_files_received (part, &received))
@@ -365,13 +352,13 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
                        "the upload was interrupted: ask for a new upload URL");
     if (req->offset != received) {
         cm_db_end (db, -1);
-        return s_fail (info, CM_INVALID_REQUEST, "offset: expected %" PRId64, received);
+        return cm_server_fail (info, CM_INVALID_REQUEST, "offset: expected %" PRId64, received);
     }
     size_t len = req->data_len;
     if (!req->last && len % EVIDENCE_FILES_SEGMENT) {
         cm_db_end (db, -1);
-        return s_fail (info, CM_INVALID_REQUEST, "data: every chunk but the last is a multiple of %d bytes",
-                       EVIDENCE_FILES_SEGMENT);
+        return cm_server_fail (info, CM_INVALID_REQUEST,
+                               "data: every chunk but the last is a multiple of %d bytes", EVIDENCE_FILES_SEGMENT);
     }
     if ((int64_t) len > row.size_bytes - received)
         return s_drop (db, &row, part, stored, info, CM_PAYLOAD_TOO_LARGE, "the body is larger than size_bytes");
@@ -396,16 +383,16 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
     if (!req->last) {
         rc = cm_db_end (db, evidence_store_touch (db, row.id));
         if (rc)
-            err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     else {
         //  Read back, move into files/, and only then say stored
         char sha [65];
         err = s_check_part (part, file_key, &row, sha, info);
         if (err == CM_OK && evidence_files_commit (part, stored))
-            err = s_fail (info, CM_INTERNAL, "the upload could not be stored");
+            err = cm_server_fail (info, CM_INTERNAL, "the upload could not be stored");
         if (err == CM_OK && evidence_store_stored (db, ctx, row.id, row.user_id, sha, &row))
-            err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
         if (err != CM_OK) {
             char message [sizeof info->message];
             snprintf (message, sizeof message, "%s", info->message);
@@ -415,7 +402,7 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
         if (cm_db_end (db, 0) < 0)
             //  Whether COMMIT landed is unknown: if not, the row is an
             //  idle upload whose file the janitor removes with it
-            err = s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+            err = cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     explicit_bzero (file_key, sizeof file_key);
     if (err != CM_OK)
@@ -442,17 +429,18 @@ s_upload_abort (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, c
     char part [EVIDENCE_FILES_PATH_MAX], stored [EVIDENCE_FILES_PATH_MAX];
     if (evidence_files_path (self->cfg->evidence_dir, req->id, true, part, sizeof part)
     ||  evidence_files_path (self->cfg->evidence_dir, req->id, false, stored, sizeof stored))
-        return s_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
+        return cm_server_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
     PGconn *db = evidence_worker_db (self);
     if (!db || !evidence_store_upload_begin (db, req->id))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     evidence_row_t row;
     int rc = evidence_store_lock (db, req->id, &row);
     if (rc == 0 && (!streq (row.status, "uploading") || !s_same_secret (row.upload_key, req->upload_key)))
         rc = EVIDENCE_STORE_NOT_FOUND;
     if (rc) {
         cm_db_end (db, -1);
-        return rc < 0? s_fail (info, CM_UNAVAILABLE, STORE_DOWN): s_fail (info, CM_FORBIDDEN, KEY_REFUSED);
+        return rc < 0? cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN)
+                     : cm_server_fail (info, CM_FORBIDDEN, KEY_REFUSED);
     }
     s_drop (db, &row, part, stored, info, CM_NO_CONTENT, "aborted by the gateway");
     info->message [0] = 0;
@@ -472,9 +460,9 @@ s_get (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_
     evidence_row_t row;
     int rc = db? evidence_store_get (db, ctx->uid, req->id, &row): -1;
     if (rc < 0)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (rc)
-        return s_fail (info, CM_NOT_FOUND, NOT_FOUND);
+        return cm_server_fail (info, CM_NOT_FOUND, NOT_FOUND);
     rep->evidence = s_evidence_reply (&row);
     return CM_OK;
 }
@@ -489,7 +477,7 @@ s_list (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply
     evidence_row_t *rows = NULL;
     uint32_t count = 0;
     if (!db || evidence_store_list (db, ctx->uid, req->mission_id, &rows, &count))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (count) {
         rep->items = (proto_evidence_t *) zmalloc (count * sizeof (proto_evidence_t));
         for (uint32_t i = 0; i < count; i++)
@@ -511,18 +499,18 @@ s_content (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_re
     char wrapped_hex [WRAPPED_HEX], stored [EVIDENCE_FILES_PATH_MAX];
     int rc = db? evidence_store_content (db, ctx->uid, req->id, &row, wrapped_hex, sizeof wrapped_hex): -1;
     if (rc < 0)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (rc)
-        return s_fail (info, CM_NOT_FOUND, NOT_FOUND);
+        return cm_server_fail (info, CM_NOT_FOUND, NOT_FOUND);
     if (!streq (row.status, "stored"))
-        return s_fail (info, CM_NOT_FOUND, "the evidence has no content yet");
+        return cm_server_fail (info, CM_NOT_FOUND, "the evidence has no content yet");
     if (req->offset % PROTO_EVIDENCE_CHUNK || req->offset >= row.size_bytes)
-        return s_fail (info, CM_INVALID_REQUEST, "offset: must be a multiple of %d below size_bytes",
-                       PROTO_EVIDENCE_CHUNK);
+        return cm_server_fail (info, CM_INVALID_REQUEST,
+                               "offset: must be a multiple of %d below size_bytes", PROTO_EVIDENCE_CHUNK);
     uint8_t file_key [EVIDENCE_KEYS_BYTES];
     if (evidence_files_path (self->cfg->evidence_dir, row.id, false, stored, sizeof stored)
     ||  s_file_key (self, &row, wrapped_hex, file_key))
-        return s_fail (info, CM_INTERNAL, "the evidence cannot be read");
+        return cm_server_fail (info, CM_INTERNAL, "the evidence cannot be read");
     evidence_files_reader_t *reader = evidence_files_reader_new (stored, file_key);
     explicit_bzero (file_key, sizeof file_key);
     int64_t left = row.size_bytes - req->offset;
@@ -534,7 +522,7 @@ s_content (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_re
         cm_error ("evidence %s: the stored file is missing or damaged", row.id);
         evidence_files_reader_destroy (&reader);
         free (data);
-        return s_fail (info, CM_INTERNAL, "the evidence cannot be read");
+        return cm_server_fail (info, CM_INTERNAL, "the evidence cannot be read");
     }
     evidence_files_reader_destroy (&reader);
     rep->evidence = s_evidence_reply (&row);
@@ -565,9 +553,9 @@ s_delete (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, cm_repl
     PGconn *db = evidence_worker_db (self);
     int rc = db? evidence_store_delete (db, ctx, ctx->uid, req->id): -1;
     if (rc < 0)
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (rc)
-        return s_fail (info, CM_NOT_FOUND, NOT_FOUND);
+        return cm_server_fail (info, CM_NOT_FOUND, NOT_FOUND);
     //  After the commit: a crash here leaves an orphan the janitor removes
     s_remove_files (self, req->id);
     return CM_NO_CONTENT;
@@ -583,7 +571,7 @@ s_purge_mission (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_,
     evidence_id_t *ids = NULL;
     uint32_t count = 0;
     if (!db || evidence_store_purge (db, ctx, ctx->uid, req->mission_id, &ids, &count))
-        return s_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     for (uint32_t i = 0; i < count; i++)
         s_remove_files (self, ids [i]);
     free (ids);

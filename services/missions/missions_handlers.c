@@ -39,16 +39,9 @@ missions_worker_destroy (void **state_p)
 
 //  Puts message into info for the client and returns err
 static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
-{
-    snprintf (info->message, sizeof info->message, "%s", message);
-    return err;
-}
-
-static cm_err_t
 s_store_down (cm_reply_info_t *info)
 {
-    return s_fail (info, CM_UNAVAILABLE, "mission store unavailable");
+    return cm_server_fail (info, CM_UNAVAILABLE, "mission store unavailable");
 }
 
 static PGconn *
@@ -57,25 +50,19 @@ s_db (missions_worker_t *self)
     return cm_db_ensure (&self->db, self->cfg);
 }
 
-static char *
-s_dup (const char *s)
-{
-    return s? strdup (s): NULL;
-}
-
 //  Fills the reply form of a row, taking its strings (row keeps the rest)
 static void
 s_mission_fill (proto_mission_t *mission, missions_store_row_t *row)
 {
-    mission->id = s_dup (row->id);
+    mission->id = cm_server_dup (row->id);
     mission->title = row->title;
     mission->description = row->description;
     row->title = row->description = NULL;
     mission->duration_minutes = row->duration_minutes;
     mission->has_duration_minutes = true;
-    mission->status = s_dup (row->status);
-    mission->created_at = s_dup (row->created_at);
-    mission->updated_at = s_dup (row->updated_at);
+    mission->status = cm_server_dup (row->status);
+    mission->created_at = cm_server_dup (row->created_at);
+    mission->updated_at = cm_server_dup (row->updated_at);
 }
 
 static proto_mission_t *
@@ -95,20 +82,20 @@ s_create (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
 
     char title [MISSIONS_TITLE_SIZE];
     if (missions_rules_title (req->title, title, sizeof title))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_TITLE);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_TITLE);
     if (missions_rules_description (req->description))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DESCRIPTION);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DESCRIPTION);
     if (!req->has_duration_minutes || missions_rules_duration (req->duration_minutes))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DURATION);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DURATION);
     const char *status = req->status? req->status: "pending";
     if (missions_rules_status (status))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_STATUS);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_STATUS);
     if (req->idempotency_key && missions_rules_idempotency_key (req->idempotency_key))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_KEY);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_KEY);
     char hash [MISSIONS_HASH_SIZE] = "";
     if (req->idempotency_key
     &&  missions_rules_request_hash (title, req->description, req->duration_minutes, status, hash))
-        return s_fail (info, CM_INTERNAL, "cannot fingerprint the request");
+        return cm_server_fail (info, CM_INTERNAL, "cannot fingerprint the request");
 
     PGconn *db = s_db (self);
     if (!db)
@@ -120,8 +107,8 @@ s_create (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     missions_store_row_t row;
     int rc = missions_store_create (db, ctx, &mission, &row);
     if (rc == MISSIONS_STORE_KEY_REUSED)
-        return s_fail (info, CM_IDEMPOTENCY_KEY_REUSED,
-                       "Idempotency-Key: this key came with another request in the last 24 hours");
+        return cm_server_fail (info, CM_IDEMPOTENCY_KEY_REUSED,
+                               "Idempotency-Key: this key came with another request in the last 24 hours");
     if (rc < 0)
         return s_store_down (info);
     //  A replay answers exactly as the first time did: 201 and the mission
@@ -142,7 +129,7 @@ s_get (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_
     missions_store_row_t row;
     int rc = missions_store_get (db, ctx->uid, req->id, &row);
     if (rc == MISSIONS_STORE_NOT_FOUND)
-        return s_fail (info, CM_NOT_FOUND, "mission not found");
+        return cm_server_fail (info, CM_NOT_FOUND, "mission not found");
     if (rc)
         return s_store_down (info);
     rep->mission = s_mission_reply (&row);
@@ -159,11 +146,11 @@ s_list (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply
 
     int64_t limit = missions_rules_limit (req->has_limit, req->limit);
     if (limit < 0)
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_LIMIT);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_LIMIT);
     int64_t after_us = 0;
     char after_id [37] = "";
     if (req->cursor && missions_rules_cursor_decode (req->cursor, &after_us, after_id))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_CURSOR);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_CURSOR);
     PGconn *db = s_db (self);
     if (!db)
         return s_store_down (info);
@@ -184,10 +171,10 @@ s_list (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply
         char cursor [MISSIONS_CURSOR_SIZE];
         const missions_store_row_t *last = &rows [items - 1];
         if (missions_rules_cursor_encode (last->created_us, last->id, cursor, sizeof cursor) == 0)
-            rep->next_cursor = s_dup (cursor);
+            rep->next_cursor = cm_server_dup (cursor);
         else {
             cm_error ("mission %s has a created_at no cursor can hold", last->id);
-            status = s_fail (info, CM_INTERNAL, "cannot page past this mission");
+            status = cm_server_fail (info, CM_INTERNAL, "cannot page past this mission");
         }
     }
     if (status == CM_OK && items > 0) {
@@ -212,18 +199,18 @@ s_update (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     bool clear_description = req->has_clear_description && req->clear_description;
     if (!req->title && !req->description && !clear_description && !req->has_duration_minutes
     &&  !req->status)
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_EMPTY_UPDATE);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_EMPTY_UPDATE);
     char title [MISSIONS_TITLE_SIZE];
     if (req->title && missions_rules_title (req->title, title, sizeof title))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_TITLE);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_TITLE);
     if (req->description && clear_description)
-        return s_fail (info, CM_INVALID_REQUEST, "description: a text or clear_description, not both");
+        return cm_server_fail (info, CM_INVALID_REQUEST, "description: a text or clear_description, not both");
     if (missions_rules_description (req->description))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DESCRIPTION);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DESCRIPTION);
     if (req->has_duration_minutes && missions_rules_duration (req->duration_minutes))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DURATION);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_DURATION);
     if (req->status && missions_rules_status (req->status))
-        return s_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_STATUS);
+        return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_STATUS);
 
     PGconn *db = s_db (self);
     if (!db)
@@ -236,7 +223,7 @@ s_update (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     missions_store_row_t row;
     int rc = missions_store_update (db, ctx->uid, req->id, &change, &row);
     if (rc == MISSIONS_STORE_NOT_FOUND)
-        return s_fail (info, CM_NOT_FOUND, "mission not found");
+        return cm_server_fail (info, CM_NOT_FOUND, "mission not found");
     if (rc)
         return s_store_down (info);
     rep->mission = s_mission_reply (&row);
@@ -262,7 +249,7 @@ s_delete (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     int rc = missions_store_get (db, ctx->uid, req->id, &row);
     missions_store_row_clear (&row);
     if (rc == MISSIONS_STORE_NOT_FOUND)
-        return s_fail (info, CM_NOT_FOUND, "mission not found");
+        return cm_server_fail (info, CM_NOT_FOUND, "mission not found");
     if (rc)
         return s_store_down (info);
 
@@ -276,12 +263,12 @@ s_delete (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
         cm_log_fields (CM_LOG_WARN, "evidence purge failed: mission kept", "mission_id", req->id,
                        "code", cm_err_code (status), "message", evidence_info.message,
                        (const char *) NULL);
-        return s_fail (info, CM_UNAVAILABLE,
-                       "the mission's evidence could not be deleted; nothing was deleted, try again");
+        return cm_server_fail (info, CM_UNAVAILABLE,
+                               "the mission's evidence could not be deleted; nothing was deleted, try again");
     }
     rc = missions_store_delete (db, ctx, req->id);
     if (rc == MISSIONS_STORE_NOT_FOUND)
-        return s_fail (info, CM_NOT_FOUND, "mission not found");
+        return cm_server_fail (info, CM_NOT_FOUND, "mission not found");
     if (rc)
         return s_store_down (info);
     return CM_NO_CONTENT;

@@ -72,13 +72,6 @@ privacy_worker_recent (privacy_worker_t *self, const cm_ctx_t *ctx)
     return ctx->auth_time > 0 && zclock_time () / 1000 - ctx->auth_time <= self->cfg->reauth_max_age_s;
 }
 
-static cm_err_t
-s_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
-{
-    snprintf (info->message, sizeof info->message, "%s", message);
-    return err;
-}
-
 static void
 s_prefs_reply (const privacy_prefs_t *prefs, proto_privacy_prefs_get_rep_t *rep)
 {
@@ -96,7 +89,7 @@ s_prefs_get (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_re
     PGconn *db = privacy_worker_db (self);
     privacy_prefs_t prefs;
     if (!db || privacy_store_prefs_get (db, ctx->uid, &prefs))
-        return s_fail (info, CM_UNAVAILABLE, "preference store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "preference store unavailable");
     s_prefs_reply (&prefs, (proto_privacy_prefs_get_rep_t *) rep);
     return CM_OK;
 }
@@ -107,15 +100,15 @@ s_prefs_put (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, cm_r
     privacy_worker_t *self = (privacy_worker_t *) state;
     const proto_privacy_prefs_put_req_t *req = (const proto_privacy_prefs_put_req_t *) req_;
     if (!req->has_tab_monitoring_enabled && !req->has_emotion_tracking_enabled)
-        return s_fail (info, CM_VALIDATION_FAILED,
-                       "tab_monitoring_enabled, emotion_tracking_enabled: give at least one");
+        return cm_server_fail (info, CM_VALIDATION_FAILED,
+                               "tab_monitoring_enabled, emotion_tracking_enabled: give at least one");
     PGconn *db = privacy_worker_db (self);
     privacy_prefs_t prefs;
     if (!db || privacy_store_prefs_put (db, ctx,
                                         req->has_tab_monitoring_enabled? &req->tab_monitoring_enabled: NULL,
                                         req->has_emotion_tracking_enabled? &req->emotion_tracking_enabled: NULL,
                                         &prefs))
-        return s_fail (info, CM_UNAVAILABLE, "preference store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "preference store unavailable");
     s_prefs_reply (&prefs, (proto_privacy_prefs_get_rep_t *) rep);
     return CM_OK;
 }
@@ -130,10 +123,10 @@ s_export (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_rep
     proto_privacy_export_rep_t *rep = (proto_privacy_export_rep_t *) rep_;
     if (!req->cursor) {
         if (!privacy_worker_recent (self, ctx))
-            return s_fail (info, CM_REAUTH_REQUIRED, "sign in again to export your data");
+            return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to export your data");
         PGconn *db = privacy_worker_db (self);
         if (!db || cm_audit_record (db, ctx, "privacy.export", "success", NULL, NULL))
-            return s_fail (info, CM_UNAVAILABLE, "privacy store unavailable");
+            return cm_server_fail (info, CM_UNAVAILABLE, "privacy store unavailable");
     }
     char next [PRIVACY_CURSOR_SIZE];
     cm_err_t status = privacy_export_part (self, ctx, req->cursor, &rep->data, &rep->data_len, next, info);
@@ -149,7 +142,7 @@ s_delete (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_repl
     privacy_worker_t *self = (privacy_worker_t *) state;
     proto_privacy_delete_rep_t *rep = (proto_privacy_delete_rep_t *) rep_;
     if (!privacy_worker_recent (self, ctx))
-        return s_fail (info, CM_REAUTH_REQUIRED, "sign in again to delete your account");
+        return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to delete your account");
     privacy_deletion_t job;
     cm_err_t status = privacy_deletion_request (self, ctx, &job, info);
     if (status == CM_ACCEPTED) {
