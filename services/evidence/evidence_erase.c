@@ -4,15 +4,10 @@
 #include "evidence_erase.h"
 #include "evidence_files.h"
 #include "evidence_store.h"
-#include "../../common/cm_jwt.h"
+#include "../../common/cm_cursor.h"
 #include "../../common/cm_log.h"
 
 #define STORE_DOWN "evidence store unavailable"
-
-//  "<up to 18 digits>.<uuid>"
-#define CURSOR_DIGITS_MAX   18
-#define CURSOR_TEXT_MAX     (CURSOR_DIGITS_MAX + 1 + 36)
-#define CURSOR_US_MAX       INT64_C (253402300799999999)    //  9999-12-31
 
 //  Only privacy erases a user or lists all they own
 static bool
@@ -21,60 +16,13 @@ s_from_privacy (const cm_ctx_t *ctx)
     return ctx->peer && streq (ctx->peer, cm_svc_name (CM_SVC_PRIVACY));
 }
 
-int
-evidence_erase_cursor_encode (int64_t created_us, const char *id, char *out, size_t size)
-{
-    assert (out && size >= EVIDENCE_ERASE_CURSOR_SIZE);
-    *out = 0;
-    if (created_us < 0 || created_us > CURSOR_US_MAX || !id || !proto_is_uuid (id))
-        return -1;
-    char text [CURSOR_TEXT_MAX + 1];
-    int len = snprintf (text, sizeof text, "%" PRId64 ".%s", created_us, id);
-    if (len < 0 || len > CURSOR_TEXT_MAX
-    ||  cm_jwt_b64url_encode ((const uint8_t *) text, (size_t) len, out, size) < 0) {
-        *out = 0;
-        return -1;
-    }
-    return 0;
-}
-
-int
-evidence_erase_cursor_decode (const char *cursor, int64_t *created_us, char *id)
-{
-    *created_us = 0;
-    id [0] = 0;
-    size_t len = cursor? strnlen (cursor, EVIDENCE_ERASE_CURSOR_SIZE): 0;
-    if (len == 0 || len >= EVIDENCE_ERASE_CURSOR_SIZE)
-        return -1;
-    uint8_t text [CURSOR_TEXT_MAX];
-    size_t text_len = 0;
-    if (cm_jwt_b64url_decode (cursor, len, text, sizeof text, &text_len)
-    ||  text_len < 2 + 36 || text [text_len - 37] != '.')
-        return -1;
-    size_t digits = text_len - 37;
-    if (digits > CURSOR_DIGITS_MAX || (digits > 1 && text [0] == '0'))
-        return -1;
-    int64_t value = 0;
-    for (size_t i = 0; i < digits; i++) {
-        if (text [i] < '0' || text [i] > '9')
-            return -1;
-        value = value * 10 + (text [i] - '0');
-    }
-    if (value > CURSOR_US_MAX || !proto_is_uuid_n ((const char *) text + digits + 1, 36))
-        return -1;
-    *created_us = value;
-    memcpy (id, text + digits + 1, 36);
-    id [36] = 0;
-    return 0;
-}
-
 static cm_err_t
 s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_list_user_req_t *req,
              proto_evidence_list_user_rep_t *rep, cm_reply_info_t *info)
 {
     int64_t after_us = 0;
     char after_id [37] = "";
-    if (req->cursor && evidence_erase_cursor_decode (req->cursor, &after_us, after_id))
+    if (req->cursor && cm_cursor_decode (req->cursor, &after_us, after_id))
         return cm_server_fail (info, CM_VALIDATION_FAILED, "cursor: not a cursor from this service");
     PGconn *db = evidence_worker_db (self);
     evidence_row_t *rows = NULL;
@@ -87,8 +35,8 @@ s_list_user (evidence_worker_t *self, const cm_ctx_t *ctx, const proto_evidence_
     uint32_t items = count > EVIDENCE_ERASE_PAGE? EVIDENCE_ERASE_PAGE: count;
     cm_err_t status = CM_OK;
     if (count > items) {
-        char cursor [EVIDENCE_ERASE_CURSOR_SIZE];
-        if (evidence_erase_cursor_encode (created [items - 1], rows [items - 1].id, cursor, sizeof cursor) == 0)
+        char cursor [CM_CURSOR_SIZE];
+        if (cm_cursor_encode (created [items - 1], rows [items - 1].id, cursor, sizeof cursor) == 0)
             rep->next_cursor = strdup (cursor);
         else
             status = cm_server_fail (info, CM_INTERNAL, "cannot page past this evidence");

@@ -3,6 +3,7 @@
 #include "missions_erase.h"
 #include "missions_rules.h"
 #include "missions_store.h"
+#include "../../common/cm_cursor.h"
 #include "../../common/cm_db.h"
 #include "../../common/cm_log.h"
 
@@ -149,7 +150,7 @@ s_list (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply
         return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_LIMIT);
     int64_t after_us = 0;
     char after_id [37] = "";
-    if (req->cursor && missions_rules_cursor_decode (req->cursor, &after_us, after_id))
+    if (req->cursor && cm_cursor_decode (req->cursor, &after_us, after_id))
         return cm_server_fail (info, CM_VALIDATION_FAILED, MISSIONS_MSG_CURSOR);
     PGconn *db = s_db (self);
     if (!db)
@@ -168,9 +169,9 @@ s_list (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply
     uint32_t items = (uint32_t) (more? limit: count);
     cm_err_t status = CM_OK;
     if (more) {
-        char cursor [MISSIONS_CURSOR_SIZE];
+        char cursor [CM_CURSOR_SIZE];
         const missions_store_row_t *last = &rows [items - 1];
-        if (missions_rules_cursor_encode (last->created_us, last->id, cursor, sizeof cursor) == 0)
+        if (cm_cursor_encode (last->created_us, last->id, cursor, sizeof cursor) == 0)
             rep->next_cursor = cm_server_dup (cursor);
         else {
             cm_error ("mission %s has a created_at no cursor can hold", last->id);

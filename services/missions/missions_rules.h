@@ -1,14 +1,11 @@
-/*  missions_rules - the contract's rules for mission fields, and cursors
+/*  missions_rules - the contract's rules for mission fields
 
     Pure functions: no database, no sockets, no state. The service is
     the authority on these rules (the gateway only checks JSON types), so
     every client gets the same 422 messages, each naming its field first.
     Lengths are Unicode code points of valid UTF-8, never bytes.
 
-    A list cursor is base64url (no padding) of "<created_at in epoch
-    microseconds>.<mission id>": the key of the last item of a page. It is
-    opaque to clients; anything that does not decode to exactly that shape
-    is refused.
+    List cursors are cm_cursor's: the key of the last mission of a page.
 */
 #ifndef MISSIONS_RULES_H_INCLUDED
 #define MISSIONS_RULES_H_INCLUDED
@@ -27,12 +24,8 @@
 
 //  Room for a trimmed title (4 bytes per code point at most) and its NUL
 #define MISSIONS_TITLE_SIZE         (MISSIONS_TITLE_MAX * 4 + 1)
-//  Room for a cursor: base64url of at most 18 digits, a dot and a UUID
-#define MISSIONS_CURSOR_SIZE        80
 //  Hex SHA-256 and its NUL
 #define MISSIONS_HASH_SIZE          65
-//  created_at bounds a cursor may carry: 1970 to the end of year 9999
-#define MISSIONS_CURSOR_US_MAX      INT64_C (253402300799999999)
 
 //  The clients' messages, field first
 #define MISSIONS_MSG_TITLE          "title: must be 1 to 200 characters after trimming"
@@ -89,21 +82,5 @@ int
 int
     missions_rules_request_hash (const char *title, const char *description,
                                  int64_t duration_minutes, const char *status, char *hex);
-
-//  ----------------------------------------------------------------------
-//  Encode the cursor after the item (created_us, id) into out (size >=
-//  MISSIONS_CURSOR_SIZE). id must be a lower-case UUID and created_us
-//  0..MISSIONS_CURSOR_US_MAX. Returns 0, or -1 when the arguments break
-//  that (out is then "").
-int
-    missions_rules_cursor_encode (int64_t created_us, const char *id, char *out, size_t size);
-
-//  ----------------------------------------------------------------------
-//  Decode a cursor made by missions_rules_cursor_encode into *created_us
-//  and id [37]. Returns 0, or -1 for anything else: bad base64url, extra
-//  or missing parts, signs, leading zeros, out-of-range time, a UUID that
-//  is not canonical lower-case.
-int
-    missions_rules_cursor_decode (const char *cursor, int64_t *created_us, char *id);
 
 #endif
