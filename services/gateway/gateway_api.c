@@ -29,6 +29,13 @@ gateway_api_send_value (gateway_req_t *req, int status, json_t *value)
 }
 
 void
+gateway_api_send_page (gateway_req_t *req, json_t *items, const char *next_cursor)
+{
+    gateway_api_send_value (req, 200, json_pack ("{s:o, s:o}", "items", items, "next_cursor",
+                                                 next_cursor? json_string (next_cursor): json_null ()));
+}
+
+void
 gateway_api_send_backend_error (gateway_req_t *req, cm_err_t status, const cm_reply_info_t *info)
 {
     req->retry_after_s = info->retry_after_s;

@@ -26,6 +26,12 @@ cm_err_t
 void
     gateway_api_send_value (gateway_req_t *req, int status, json_t *value);
 
+//  Send one page of a list: 200 {"items": items, "next_cursor": the
+//  cursor or null}. items is stolen; NULL (an item failed to render)
+//  sends a 500, never a page missing an item.
+void
+    gateway_api_send_page (gateway_req_t *req, json_t *items, const char *next_cursor);
+
 //  Send a backend's refusal with its status, code and message
 void
     gateway_api_send_backend_error (gateway_req_t *req, cm_err_t status,

@@ -107,10 +107,9 @@ gateway_api_audit_list (gateway_req_t *req)
         for (uint32_t i = 0; items && i < reply.items_count; i++)
             if (json_array_append_new (items, s_record_json (&reply.items [i]))) {
                 json_decref (items);
-                items = NULL;           //  and so a 500, never a page missing an event
+                items = NULL;
             }
-        gateway_api_send_value (req, 200, json_pack ("{s:o, s:o}", "items", items, "next_cursor",
-                                                     s_string_or_null (reply.next_cursor)));
+        gateway_api_send_page (req, items, reply.next_cursor);
     }
     else
         gateway_api_send_backend_error (req, result, &info);
