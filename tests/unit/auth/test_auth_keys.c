@@ -8,7 +8,6 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include "../../../services/auth/auth_keys.h"
+#include "tmpdir.h"
 
 #define ISS "https://auth.example.test"
 #define AUD "api.example.test"
@@ -124,15 +124,6 @@ s_signer (char *kid, size_t size)
     snprintf (kid, size, "%.*s", (int) strcspn (start, "\""), start);
 }
 
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
-
 Test (auth_keys, follows_a_secret_volume_update, .timeout = 30)
 {
     snprintf (s_dir, sizeof s_dir, "/tmp/auth_keys_XXXXXX");
@@ -160,7 +151,7 @@ Test (auth_keys, follows_a_secret_volume_update, .timeout = 30)
     s_publish ("..2026_01_09_03_04_05.000000002", keys, kids, 2, rotation);
     char old [128];
     snprintf (old, sizeof old, "%s/..2026_01_02_03_04_05.000000001", s_dir);
-    cr_assert_eq (nftw (old, s_remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+    cr_assert_eq (tmpdir_remove (old), 0);
 
     //  Auth looks again within AUTH_KEYS_RELOAD_MS, on the request path
     int64_t until = zclock_mono () + 3 * AUTH_KEYS_RELOAD_MS;
@@ -173,5 +164,5 @@ Test (auth_keys, follows_a_secret_volume_update, .timeout = 30)
     auth_keys_destroy ();
     for (int i = 0; i < 2; i++)
         EVP_PKEY_free (keys [i]);
-    cr_assert_eq (nftw (s_dir, s_remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+    cr_assert_eq (tmpdir_remove (s_dir), 0);
 }

@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include "../../../services/auth/auth_mail.h"
+#include "tmpdir.h"
 
 #define FROM        "no-reply@example.com"
 #define TO          "alice@example.org"
@@ -39,18 +39,11 @@ s_make_root (void)
     cr_assert_not_null (mkdtemp (s_root));
 }
 
-static int
-s_remove_one (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st; (void) flag; (void) ftw;
-    return remove (path);
-}
-
 static void
 s_remove_root (void)
 {
     if (s_root [0])
-        nftw (s_root, s_remove_one, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove (s_root);
 }
 
 //  Names in dir ending in suffix, the last one into name (if not NULL)

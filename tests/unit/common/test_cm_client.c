@@ -8,7 +8,6 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <arpa/inet.h>
-#include <ftw.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,6 +16,7 @@
 #include <czmq.h>
 #include "cm_client.h"
 #include "proto_envelope.h"
+#include "tmpdir.h"
 
 #define NAME    "replicas.test"
 
@@ -232,21 +232,12 @@ s_setup (void)
     cm_client_set_resolver (s_stub);
 }
 
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
-
 static void
 s_teardown (void)
 {
     zcert_destroy (&s_server_cert);
     zcert_destroy (&s_client_cert);
-    nftw (s_keys, s_remove_entry, 4, FTW_DEPTH | FTW_PHYS);
+    tmpdir_remove (s_keys);
 }
 
 TestSuite (cm_client, .init = s_setup, .fini = s_teardown, .timeout = 30);

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,6 +30,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include "cm_jwt.h"
+#include "tmpdir.h"
 
 #define NOW     1760000000LL
 #define ISS     "https://auth.example.test"
@@ -1208,19 +1208,10 @@ Test (cm_jwt, verify_speed, .init = s_setup, .fini = s_teardown, .timeout = TEST
 #define TS_FIRST    "..2026_01_02_03_04_05.000000001"
 #define TS_SECOND   "..2026_01_09_03_04_05.000000002"
 
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
-
 static void
 s_remove_tree (const char *dir)
 {
-    cr_expect_eq (nftw (dir, s_remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0, "%s", dir);
+    cr_expect_eq (tmpdir_remove (dir), 0, "%s", dir);
 }
 
 //  A Secret volume in dir holding the count keys of kids/keys (mode mode,

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cm_jwt_rotation.h"
+#include "tmpdir.h"
 
 //  One timeout for every test: criterion 2.4.1's runner leaks a timer entry
 //  when tests with different timeouts overlap under --jobs
@@ -29,18 +29,6 @@ static char s_dir [64];                 //  temporary KEYS_DIR/jwt
 static char s_path [128];               //  s_dir/rotation
 
 
-//  --------------------------------------------------------------------------
-//  Remove one entry during a depth-first walk.
-
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    return remove (path);
-}
-
 static void
 s_setup (void)
 {
@@ -52,7 +40,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    cr_expect_eq (nftw (s_dir, s_remove_entry, 8, FTW_DEPTH | FTW_PHYS), 0, "%s", s_dir);
+    cr_expect_eq (tmpdir_remove (s_dir), 0, "%s", s_dir);
 }
 
 TestSuite (cm_jwt_rotation, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT);

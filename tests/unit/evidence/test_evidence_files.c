@@ -10,6 +10,7 @@
 #include <openssl/rand.h>
 #include "../../../services/evidence/evidence_files.h"
 #include "../../../services/evidence/evidence_keys.h"
+#include "tmpdir.h"
 
 #define CHUNK   (256 * 1024)            //  what the service receives per call
 #define SEG     EVIDENCE_FILES_SEGMENT
@@ -31,9 +32,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf '%s'", s_root);
-    cr_assert_eq (system (command), 0);
+    cr_assert_eq (tmpdir_remove (s_root), 0);
 }
 
 TestSuite (evidence_files, .init = s_setup, .fini = s_teardown, .timeout = 60);

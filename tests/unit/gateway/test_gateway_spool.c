@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../../../services/gateway/gateway_spool.h"
+#include "tmpdir.h"
 
 static char s_dir [64];
 
@@ -21,9 +22,7 @@ s_setup (void)
 static void
 s_teardown (void)
 {
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", s_dir);
-    cr_assert_eq (system (command), 0);
+    cr_assert_eq (tmpdir_remove (s_dir), 0);
 }
 
 TestSuite (gateway_spool, .init = s_setup, .fini = s_teardown);

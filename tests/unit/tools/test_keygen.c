@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "cm_jwt.h"
+#include "tmpdir.h"
 
 #define TEST_OUT_MAX    8192        //  ceiling on captured stdout / stderr
 #define TEST_FILE_MAX   65536       //  ceiling on any file we read back
@@ -98,20 +99,6 @@ s_fmt (char *buf, size_t size, const char *format, ...)
 
 
 //  --------------------------------------------------------------------------
-//  Remove one entry during a depth-first walk.
-
-static int
-s_remove_entry (const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    remove (path);
-    return 0;
-}
-
-
-//  --------------------------------------------------------------------------
 //  Fresh temporary root for each test; keygen creates s_keys under it.
 
 static void
@@ -130,7 +117,7 @@ static void
 s_teardown (void)
 {
     if (*s_base)
-        nftw (s_base, s_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+        tmpdir_remove (s_base);
     *s_base = '\0';
 }
 
