@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <sys/stat.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -11,6 +10,7 @@
 #include "audit_rules.h"
 #include "audit_verify.h"
 #include "../../common/cm_db.h"
+#include "../../common/cm_fs.h"
 #include "../../common/cm_log.h"
 #include "../../common/cm_rand.h"
 
@@ -457,24 +457,6 @@ const size_t audit_route_count = sizeof audit_routes / sizeof audit_routes [0];
 //  ----------------------------------------------------------------------
 //  Start-up, checkpoints, the tick
 
-static int
-s_ensure_dir (const char *path)
-{
-    char partial [1024];
-    if (snprintf (partial, sizeof partial, "%s", path) >= (int) sizeof partial)
-        return -1;
-    for (char *slash = strchr (partial + 1, '/'); slash; slash = strchr (slash + 1, '/')) {
-        *slash = 0;
-        if (mkdir (partial, 0700) && errno != EEXIST)
-            return -1;
-        *slash = '/';
-    }
-    if (mkdir (partial, 0700) && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat (partial, &st) == 0 && S_ISDIR (st.st_mode)? 0: -1;
-}
-
 int
 audit_on_start (const cm_config_t *cfg, PGconn *db)
 {
@@ -484,7 +466,7 @@ audit_on_start (const cm_config_t *cfg, PGconn *db)
         cm_error ("ALERT_WEBHOOK_URL must be https:// (or http:// to this host), without user info");
         return -1;
     }
-    if (s_ensure_dir (cfg->audit_checkpoint_dir)) {
+    if (cm_fs_ensure_dir (cfg->audit_checkpoint_dir)) {
         cm_error ("AUDIT_CHECKPOINT_DIR %s cannot be made: %s", cfg->audit_checkpoint_dir, strerror (errno));
         return -1;
     }

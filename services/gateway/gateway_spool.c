@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "gateway_spool.h"
+#include "../../common/cm_fs.h"
 #include "../../common/cm_log.h"
 
 #define READ_CHUNK  65536               //  bytes a peek reads at a time
@@ -23,24 +24,6 @@ struct gateway_spool_s {
     int64_t read_off;                   //  where undelivered lines start
     int64_t peek_end;                   //  where the last peek stopped
 };
-
-static int
-s_ensure_dir (const char *path)
-{
-    char partial [1024];
-    if (snprintf (partial, sizeof partial, "%s", path) >= (int) sizeof partial)
-        return -1;
-    for (char *slash = strchr (partial + 1, '/'); slash; slash = strchr (slash + 1, '/')) {
-        *slash = 0;
-        if (mkdir (partial, 0700) && errno != EEXIST)
-            return -1;
-        *slash = '/';
-    }
-    if (mkdir (partial, 0700) && errno != EEXIST)
-        return -1;
-    struct stat st;
-    return stat (partial, &st) == 0 && S_ISDIR (st.st_mode)? 0: -1;
-}
 
 //  One event as a JSON line into a malloc'd string (LF included)
 static char *
@@ -228,7 +211,7 @@ s_adopt (gateway_spool_t *self, const char *path)
 gateway_spool_t *
 gateway_spool_open (const char *dir, int64_t max_bytes)
 {
-    if (s_ensure_dir (dir)) {
+    if (cm_fs_ensure_dir (dir)) {
         cm_error ("GATEWAY_AUDIT_SPOOL_DIR %s cannot be made: %s", dir, strerror (errno));
         return NULL;
     }
