@@ -63,38 +63,6 @@ s_mail_token (const char *to, const char *path, char *token, size_t size)
     return s_mail_token_except (to, path, NULL, token, size);
 }
 
-//  Whether a mail to `to` containing needle arrived (waits up to 5 s)
-static bool
-s_mail_with (const char *to, const char *needle)
-{
-    char dir [600];
-    snprintf (dir, sizeof dir, "%s/outbox", stack_env ("RUN_DIR"));
-    char recipient [400];
-    snprintf (recipient, sizeof recipient, "To: %s", to);
-    int64_t until = zclock_mono () + 5000;
-    do {
-        DIR *handle = opendir (dir);
-        struct dirent *entry;
-        bool found = false;
-        while (handle && !found && (entry = readdir (handle))) {
-            char file [900], text [8192] = "";
-            snprintf (file, sizeof file, "%s/%s", dir, entry->d_name);
-            FILE *in = strstr (entry->d_name, ".eml")? fopen (file, "r"): NULL;
-            if (!in)
-                continue;
-            text [fread (text, 1, sizeof text - 1, in)] = 0;
-            fclose (in);
-            found = strcasestr (text, recipient) && strstr (text, needle);
-        }
-        if (handle)
-            closedir (handle);
-        if (found)
-            return true;
-        zclock_sleep (100);
-    } while (zclock_mono () < until);
-    return false;
-}
-
 Test (auth_mail, registration_mail_verifies_the_address)
 {
     stack_http_t *res = malloc (sizeof *res);
@@ -180,7 +148,7 @@ Test (auth_mail, password_change_keeps_only_the_current_session)
     cr_assert_eq (api_call ("POST", "/api/v1/auth/password", access, body, res), 204, "%s", res->body);
     cr_assert_eq (api_get ("/api/v1/users/me", access, res), 200, "the current session stays");
     cr_assert_eq (api_get ("/api/v1/users/me", other, res), 401, "every other session ends");
-    cr_assert (s_mail_with (email, "Subject: Your password was changed"), "no notification mail");
+    cr_assert (api_mail_with (email, "Subject: Your password was changed"), "no notification mail");
     cr_assert_eq (api_login (email, "another fine passphrase 9", NULL, NULL, res), 200);
     free (res);
 }

@@ -9,7 +9,6 @@
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -824,40 +823,6 @@ Test (privacy, export_of_100_mib_streams_in_bounded_memory, .timeout = 900)
 //  ---------------------------------------------------------------------
 //  Deletion
 
-//  Mail to `to` whose text contains needle (waits up to 5 s)
-static bool
-s_mail_with (const char *to, const char *needle)
-{
-    char dir [600], recipient [300];
-    snprintf (dir, sizeof dir, "%s/outbox", stack_env ("RUN_DIR"));
-    snprintf (recipient, sizeof recipient, "To: %s", to);
-    int64_t until = zclock_mono () + 5000;
-    do {
-        DIR *handle = opendir (dir);
-        struct dirent *entry;
-        bool found = false;
-        while (handle && !found && (entry = readdir (handle))) {
-            if (!strstr (entry->d_name, ".eml"))
-                continue;
-            char file [900], text [8192] = "";
-            snprintf (file, sizeof file, "%s/%s", dir, entry->d_name);
-            FILE *in = fopen (file, "r");
-            if (!in)
-                continue;
-            size_t n = fread (text, 1, sizeof text - 1, in);
-            text [n] = 0;
-            fclose (in);
-            found = strcasestr (text, recipient) && strstr (text, needle);
-        }
-        if (handle)
-            closedir (handle);
-        if (found)
-            return true;
-        zclock_sleep (100);
-    } while (zclock_mono () < until);
-    return false;
-}
-
 Test (privacy, deletion_leaves_nothing_of_the_user_within_10_s)
 {
     stack_http_t *res = malloc (sizeof *res);
@@ -915,7 +880,7 @@ Test (privacy, deletion_leaves_nothing_of_the_user_within_10_s)
     snprintf (sql, sizeof sql, "SELECT count (*) FROM privacy.deletion_steps WHERE deletion_id = '%s'"
               " AND done_at IS NOT NULL", deletion_id);
     cr_assert_eq (stack_db_long (sql), 6, "every step acknowledged");
-    cr_assert (s_mail_with (user.email, "deleted"), "the user is told");
+    cr_assert (api_mail_with (user.email, "deleted"), "the user is told");
 
     //  The same email signs up again and finds nothing of the old account
     char body [512];

@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <czmq.h>
+#include <dirent.h>
 #include "api.h"
 
 void
@@ -122,4 +123,37 @@ api_totp (const char *secret, int offset_s, char *code)
     pclose (out);
     code [strcspn (code, "\n")] = 0;
     cr_assert_eq (strlen (code), 6, "'%s'", code);
+}
+
+bool
+api_mail_with (const char *to, const char *needle)
+{
+    char dir [600], recipient [400];
+    snprintf (dir, sizeof dir, "%s/outbox", stack_env ("RUN_DIR"));
+    snprintf (recipient, sizeof recipient, "To: %s", to);
+    int64_t until = zclock_mono () + 5000;
+    do {
+        DIR *handle = opendir (dir);
+        struct dirent *entry;
+        bool found = false;
+        while (handle && !found && (entry = readdir (handle))) {
+            if (!strstr (entry->d_name, ".eml"))
+                continue;
+            char file [900], text [8192] = "";
+            snprintf (file, sizeof file, "%s/%s", dir, entry->d_name);
+            FILE *in = fopen (file, "r");
+            if (!in)
+                continue;
+            size_t n = fread (text, 1, sizeof text - 1, in);
+            text [n] = 0;
+            fclose (in);
+            found = strcasestr (text, recipient) && strstr (text, needle);
+        }
+        if (handle)
+            closedir (handle);
+        if (found)
+            return true;
+        zclock_sleep (100);
+    } while (zclock_mono () < until);
+    return false;
 }

@@ -64,4 +64,9 @@ void
 void
     api_totp (const char *secret, int offset_s, char *code);
 
+//  Whether a mail to `to` whose text contains needle is in the stack's
+//  outbox (RUN_DIR/outbox/*.eml); waits up to 5 s for it
+bool
+    api_mail_with (const char *to, const char *needle);
+
 #endif
