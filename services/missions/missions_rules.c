@@ -5,7 +5,7 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include "missions_rules.h"
-#include "../../common/cm_jwt.h"
+#include "../../common/cm_hex.h"
 #include "../../proto/proto_codec.h"
 
 static bool
@@ -143,7 +143,6 @@ missions_rules_request_hash (const char *title, const char *description,
     EVP_MD_CTX_free (md);
     if (rc)
         return -1;
-    for (unsigned i = 0; i < digest_len; i++)
-        snprintf (hex + 2 * i, 3, "%02x", digest [i]);
+    cm_hex_encode (digest, digest_len, hex);
     return 0;
 }
