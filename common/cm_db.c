@@ -84,17 +84,24 @@ cm_db_ensure (PGconn **db_p, const cm_config_t *cfg)
     return *db_p;
 }
 
+//  Logs a result that is not what was wanted
+static bool
+s_result_is (PGresult *result, ExecStatusType want)
+{
+    if (result && PQresultStatus (result) == want)
+        return true;
+    const char *message = result? PQresultErrorMessage (result): "no result";
+    size_t len = strlen (message);
+    cm_warn ("database: %.*s", (int) (len && message [len - 1] == '\n'? len - 1: len), message);
+    return false;
+}
+
 bool
 cm_db_exec (PGconn *db, PGresult **result_p, ExecStatusType want,
             const char *sql, int count, const char *const *params)
 {
     PGresult *result = PQexecParams (db, sql, count, NULL, params, NULL, NULL, 0);
-    bool ok = result && PQresultStatus (result) == want;
-    if (!ok) {
-        const char *message = PQresultErrorMessage (result);
-        size_t len = strlen (message);
-        cm_warn ("database: %.*s", (int) (len && message [len - 1] == '\n'? len - 1: len), message);
-    }
+    bool ok = s_result_is (result, want);
     if (result_p && ok)
         *result_p = result;
     else
@@ -188,6 +195,64 @@ cm_db_begin_as (PGconn *db, const char *user_id)
         return true;
     cm_db_exec (db, NULL, PGRES_COMMAND_OK, "ROLLBACK", 0, NULL);
     return false;
+}
+
+//  The next result of a pipeline, then the NULL that ends it (read away)
+static PGresult *
+s_pipeline_next (PGconn *db)
+{
+    PGresult *result = PQgetResult (db);
+    if (result && PQresultStatus (result) != PGRES_PIPELINE_SYNC) {
+        PGresult *extra;
+        while ((extra = PQgetResult (db)))
+            PQclear (extra);
+    }
+    return result;
+}
+
+bool
+cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
+               const char *sql, int count, const char *const *params)
+{
+    if (result_p)
+        *result_p = NULL;
+    if (!PQenterPipelineMode (db))
+        return false;
+    const char *user [] = { user_id };
+    bool sent = PQsendQueryParams (db, "SELECT set_config ('app.user_id', $1, true)",
+                                   1, NULL, user, NULL, NULL, 0)
+             && PQsendQueryParams (db, sql, count, NULL, params, NULL, NULL, 0)
+             && PQpipelineSync (db);
+    bool ok = false;
+    if (sent) {
+        PGresult *set = s_pipeline_next (db);
+        PGresult *answer = s_pipeline_next (db);
+        PGresult *sync = PQgetResult (db);
+        //  A failed set_config aborts the query after it: both must hold
+        ok = s_result_is (set, PGRES_TUPLES_OK) && s_result_is (answer, want)
+          && sync && PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
+        if (ok && result_p) {
+            *result_p = answer;
+            answer = NULL;
+        }
+        PQclear (set);
+        PQclear (answer);
+        PQclear (sync);
+    }
+    else
+        cm_warn ("database: %s", PQerrorMessage (db));
+    //  Results left unread (a broken connection) keep it in pipeline mode:
+    //  then it is reset, as no later request could use it
+    if (!PQexitPipelineMode (db)) {
+        cm_warn ("database: pipeline left unfinished, resetting the connection");
+        PQreset (db);
+        ok = false;
+    }
+    if (!ok && result_p) {
+        PQclear (*result_p);
+        *result_p = NULL;
+    }
+    return ok;
 }
 
 int

@@ -69,6 +69,14 @@ bool
 bool
     cm_db_begin_as (PGconn *db, const char *user_id);
 
+//  One read acting for user_id, in one round trip: app.user_id is set and
+//  sql run in the same implicit transaction (a libpq pipeline), which ends
+//  with it. As cm_db_exec otherwise. For single statements; anything that
+//  needs several in one transaction uses cm_db_begin_as.
+bool
+    cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
+                   const char *sql, int count, const char *const *params);
+
 //  COMMIT when rc >= 0, else ROLLBACK. Returns rc, or -1 when COMMIT failed.
 int
     cm_db_end (PGconn *db, int rc);

@@ -150,9 +150,13 @@ int
 missions_store_get (PGconn *db, const char *user_id, const char *id, missions_store_row_t *row)
 {
     memset (row, 0, sizeof *row);
-    if (!cm_db_begin_as (db, user_id))
+    const char *params [] = { user_id, id };
+    PGresult *r = NULL;
+    if (!cm_db_exec_as (db, user_id, &r, PGRES_TUPLES_OK,
+                        "SELECT " MISSION_COLUMNS " FROM missions WHERE user_id = $1 AND id = $2", 2, params))
         return -1;
-    int rc = cm_db_end (db, s_get (db, user_id, id, row));
+    int rc = PQntuples (r) == 1? s_row_from (r, 0, row): MISSIONS_STORE_NOT_FOUND;
+    PQclear (r);
     if (rc < 0)
         missions_store_row_clear (row);
     return rc;
@@ -167,17 +171,15 @@ missions_store_list (PGconn *db, const char *user_id, int64_t limit, int64_t aft
     snprintf (limit_text, sizeof limit_text, "%" PRId64, limit);
     snprintf (after_text, sizeof after_text, "%" PRId64, after_us);
     const char *params [] = { user_id, limit_text, after_text, after_id };
-    if (!cm_db_begin_as (db, user_id))
-        return -1;
     PGresult *r = NULL;
     bool ok = after_id
-        ? cm_db_exec (db, &r, PGRES_TUPLES_OK,
-                      "SELECT " MISSION_COLUMNS " FROM missions WHERE user_id = $1"
-                      " AND (created_at, id) < (" FROM_EPOCH_US ("$3") ", $4::uuid)"
-                      " ORDER BY created_at DESC, id DESC LIMIT $2", 4, params)
-        : cm_db_exec (db, &r, PGRES_TUPLES_OK,
-                      "SELECT " MISSION_COLUMNS " FROM missions WHERE user_id = $1"
-                      " ORDER BY created_at DESC, id DESC LIMIT $2", 2, params);
+        ? cm_db_exec_as (db, user_id, &r, PGRES_TUPLES_OK,
+                         "SELECT " MISSION_COLUMNS " FROM missions WHERE user_id = $1"
+                         " AND (created_at, id) < (" FROM_EPOCH_US ("$3") ", $4::uuid)"
+                         " ORDER BY created_at DESC, id DESC LIMIT $2", 4, params)
+        : cm_db_exec_as (db, user_id, &r, PGRES_TUPLES_OK,
+                         "SELECT " MISSION_COLUMNS " FROM missions WHERE user_id = $1"
+                         " ORDER BY created_at DESC, id DESC LIMIT $2", 2, params);
     int rc = ok? 0: -1;
     int rows_count = ok? PQntuples (r): 0;
     for (int i = 0; rc == 0 && i < rows_count && i < limit; i++) {
@@ -186,7 +188,6 @@ missions_store_list (PGconn *db, const char *user_id, int64_t limit, int64_t aft
             (*count)++;
     }
     PQclear (r);
-    rc = cm_db_end (db, rc);
     if (rc < 0) {
         for (int i = 0; i < *count; i++)
             missions_store_row_clear (&rows [i]);
