@@ -13,25 +13,36 @@
 #define KEYS_MAX_AGE_MS 60000
 
 static pthread_rwlock_t s_lock = PTHREAD_RWLOCK_INITIALIZER;
+//  One fetch at a time: a thread that needs keys waits for the fetch under
+//  way instead of failing (right after start every thread needs them)
+static pthread_mutex_t s_fetching = PTHREAD_MUTEX_INITIALIZER;
 static cm_jwt_keys_t *s_keys;           //  guarded by s_lock
 static char s_issuer [257];             //  guarded by s_lock
 static char s_audience [257];           //  guarded by s_lock
 static int64_t s_last_refresh;          //  guarded by s_lock
 
 //  Fetches auth's keys and replaces the set with them, at most once per
-//  REFRESH_INTERVAL_MS (every_ms for a routine refresh). Called with no
-//  lock held.
+//  REFRESH_INTERVAL_MS (every_ms for a routine refresh). With wait, waits
+//  for a fetch under way first; without, leaves it to that one. Called
+//  with no lock held.
 static int
-s_refresh (gateway_req_t *req, int64_t every_ms)
+s_refresh (gateway_req_t *req, int64_t every_ms, bool wait)
 {
+    if (wait)
+        pthread_mutex_lock (&s_fetching);
+    else
+    if (pthread_mutex_trylock (&s_fetching) != 0)
+        return -1;
     pthread_rwlock_wrlock (&s_lock);
     int64_t now = zclock_mono ();
     bool due = !s_last_refresh || now - s_last_refresh >= every_ms;
     if (due)
         s_last_refresh = now;
     pthread_rwlock_unlock (&s_lock);
-    if (!due)
+    if (!due) {
+        pthread_mutex_unlock (&s_fetching);
         return -1;
+    }
 
     cm_ctx_t ctx = req->ctx;
     ctx.uid [0] = ctx.sid [0] = 0;
@@ -60,6 +71,7 @@ s_refresh (gateway_req_t *req, int64_t every_ms)
         cm_warn ("cannot fetch signing keys from auth: %s", cm_err_code (status));
     cm_jwt_keys_destroy (&fresh);
     proto_clear (&proto_auth_jwks_rep_desc, &jwks);
+    pthread_mutex_unlock (&s_fetching);
     return rc;
 }
 
@@ -116,10 +128,13 @@ gateway_auth_verify (gateway_req_t *req)
         token++;
     cm_jwt_claims_t claims;
     bool have_keys;
-    s_refresh (req, KEYS_MAX_AGE_MS);
+    s_refresh (req, KEYS_MAX_AGE_MS, false);
     cm_jwt_result_t result = s_verify (token, &claims, &have_keys);
-    if (result == CM_JWT_UNKNOWN_KID && s_refresh (req, REFRESH_INTERVAL_MS) == 0)
+    if (result == CM_JWT_UNKNOWN_KID) {
+        //  No keys yet, or a new one: fetched now, or by the fetch waited for
+        s_refresh (req, REFRESH_INTERVAL_MS, true);
         result = s_verify (token, &claims, &have_keys);
+    }
     if (!have_keys) {
         gateway_send_error (req, 503, "service_unavailable", "cannot verify tokens right now");
         return 503;
