@@ -6,6 +6,7 @@
 #   TESTS='*auth*' tests/run.sh ...            only test binaries matching a glob
 #   TEST_PORT_OFFSET=1000 tests/run.sh ...     every test port moved up by 1000
 #   TEST_PARALLEL=0 tests/run.sh A a B b        builds one after the other (default: at once)
+#   TEST_VERBOSE=1 tests/run.sh ...             every test's own output too (figures it logs)
 #
 # Several builds run at the same time, each with a stack of its own on ports 500 apart:
 # most of an integration test's time is spent waiting (timeouts, restarts, sleeps), so
@@ -115,8 +116,9 @@ stop_oidc_providers() {
 run_binary() {
     local name=$1 binary=$2 out line started=$SECONDS
     shift 2
-    out=$("$binary" "$@" 2>&1)
+    out=$("$binary" "$@" ${TEST_VERBOSE:+--verbose} 2>&1)
     local rc=$?
+    [ -n "${TEST_VERBOSE:-}" ] && echo "$out"
     line=$(grep -a 'Synthesis:' <<<"$out" | tail -1)
     if [ -z "$line" ]; then
         echo "$out" | tail -30
