@@ -9,17 +9,17 @@ static cm_err_t
 s_act (auth_worker_t *self, const cm_ctx_t *ctx, const char *user_id, int locked, cm_reply_info_t *info)
 {
     if (!cm_ctx_has_role (ctx, "admin"))
-        return auth_fail (info, CM_FORBIDDEN, "admin role required");
+        return cm_server_fail (info, CM_FORBIDDEN, "admin role required");
     if (!ctx->auth_time || zclock_time () / 1000 - ctx->auth_time > self->cfg->reauth_max_age_s)
-        return auth_fail (info, CM_REAUTH_REQUIRED, "sign in again to administer accounts");
+        return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to administer accounts");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     char ended [256][37];
     int count = 0;
     int rc = db? auth_store_admin_set (db, ctx, user_id, locked, ended, 256, &count): -1;
     if (rc == AUTH_STORE_NOT_FOUND)
-        return auth_fail (info, CM_NOT_FOUND, "no such user");
+        return cm_server_fail (info, CM_NOT_FOUND, "no such user");
     if (rc)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     bool published = true;
     for (int i = 0; i < count; i++)
         published = auth_redis_revoke (self->redis, ended [i], self->cfg->access_token_ttl_s + 60) == 0
@@ -30,7 +30,7 @@ s_act (auth_worker_t *self, const cm_ctx_t *ctx, const char *user_id, int locked
             auth_redis_succeeded (self->redis, user.email);
     }
     if (!published)
-        return auth_fail (info, CM_UNAVAILABLE, "sessions ended but not yet at the gateway: retry");
+        return cm_server_fail (info, CM_UNAVAILABLE, "sessions ended but not yet at the gateway: retry");
     return CM_NO_CONTENT;
 }
 

@@ -38,15 +38,15 @@ auth_erase_revoke_all (void *state, const cm_ctx_t *ctx, const void *req, void *
     auth_worker_t *self = (auth_worker_t *) state;
     proto_auth_revoke_all_rep_t *rep = (proto_auth_revoke_all_rep_t *) rep_;
     if (!s_from_privacy (ctx))
-        return auth_fail (info, CM_FORBIDDEN, "only the privacy service ends all sessions for a deletion");
+        return cm_server_fail (info, CM_FORBIDDEN, "only the privacy service ends all sessions for a deletion");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     int ended = 0;
     if (!db || auth_store_revoke_all (db, ctx, ctx->uid, &ended))
-        return auth_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     //  Until the gateway knows, the access tokens still work: a failed
     //  publish is a failure, and privacy asks again
     if (s_publish (self, db, ctx->uid))
-        return auth_fail (info, CM_UNAVAILABLE, "sessions ended but not yet at the gateway: retry");
+        return cm_server_fail (info, CM_UNAVAILABLE, "sessions ended but not yet at the gateway: retry");
     rep->erased = ended;
     rep->has_erased = true;
     return CM_OK;
@@ -79,18 +79,18 @@ auth_erase_user (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     auth_worker_t *self = (auth_worker_t *) state;
     proto_auth_erase_user_rep_t *rep = (proto_auth_erase_user_rep_t *) rep_;
     if (!s_from_privacy (ctx))
-        return auth_fail (info, CM_FORBIDDEN, "only the privacy service erases a user");
+        return cm_server_fail (info, CM_FORBIDDEN, "only the privacy service erases a user");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     //  Revocations first: the rows that name the sessions go next
     if (s_publish (self, db, ctx->uid))
-        return auth_fail (info, CM_UNAVAILABLE, "sessions could not be ended at the gateway: retry");
+        return cm_server_fail (info, CM_UNAVAILABLE, "sessions could not be ended at the gateway: retry");
     auth_user_row_t user;
     int64_t erased = 0;
     int rc = auth_store_erase_user (db, ctx, ctx->uid, &user, &erased);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     if (rc == 0) {
         //  Failed sign-ins counted for the address go too; then the notice
         auth_redis_succeeded (self->redis, user.email);

@@ -100,23 +100,10 @@ auth_worker_destroy (void **state_p)
     }
 }
 
-cm_err_t
-auth_fail (cm_reply_info_t *info, cm_err_t err, const char *message)
-{
-    snprintf (info->message, sizeof info->message, "%s", message);
-    return err;
-}
-
 static PGconn *
 s_db (auth_worker_t *self)
 {
     return cm_db_ensure (&self->db, self->cfg);
-}
-
-static char *
-s_dup (const char *s)
-{
-    return s? strdup (s): NULL;
 }
 
 //  The reply form of a user row
@@ -124,18 +111,18 @@ static proto_auth_user_t *
 s_user_reply (const auth_user_row_t *row)
 {
     proto_auth_user_t *user = (proto_auth_user_t *) zmalloc (sizeof (proto_auth_user_t));
-    user->id = s_dup (row->id);
-    user->email = s_dup (row->email);
-    user->name = row->has_name? s_dup (row->name): NULL;
+    user->id = cm_server_dup (row->id);
+    user->email = cm_server_dup (row->email);
+    user->name = row->has_name? cm_server_dup (row->name): NULL;
     user->roles = (char **) zmalloc (sizeof (char *) * CM_MAX_ROLES);
     for (uint32_t i = 0; i < row->roles_count; i++)
-        user->roles [i] = s_dup (row->roles [i]);
+        user->roles [i] = cm_server_dup (row->roles [i]);
     user->roles_count = row->roles_count;
     user->mfa_enabled = row->mfa_enabled;
     user->has_mfa_enabled = true;
     user->email_verified = row->email_verified;
     user->has_email_verified = true;
-    user->created_at = s_dup (row->created_at);
+    user->created_at = cm_server_dup (row->created_at);
     return user;
 }
 
@@ -163,7 +150,7 @@ s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_r
 
     char email [255];
     if (auth_email_normalize (req->email, email, sizeof email))
-        return auth_fail (info, CM_VALIDATION_FAILED, "email: not a valid email address");
+        return cm_server_fail (info, CM_VALIDATION_FAILED, "email: not a valid email address");
     char name [256] = "";
     if (req->name) {
         //  Names are stored as given but trimmed; 200 characters at most
@@ -178,24 +165,24 @@ s_register (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_r
         for (size_t i = 0; i < strlen (req->name); i++)
             chars += ((unsigned char) req->name [i] & 0xC0) != 0x80;
         if (chars > 200)
-            return auth_fail (info, CM_VALIDATION_FAILED, "name: at most 200 characters");
+            return cm_server_fail (info, CM_VALIDATION_FAILED, "name: at most 200 characters");
     }
     cm_err_t policy = auth_new_password_check (self, req->password, email, "password", info);
     if (policy != CM_OK)
         return policy;
     char phc [AUTH_PASSWORD_PHC_SIZE];
     if (auth_password_hash (req->password, phc, sizeof phc))
-        return auth_fail (info, CM_INTERNAL, "cannot hash the password");
+        return cm_server_fail (info, CM_INTERNAL, "cannot hash the password");
     PGconn *db = s_db (self);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     const char *roles = s_is_admin_email (self->cfg->admin_emails, email)? "user,admin": "user";
     auth_user_row_t user;
     int rc = auth_store_user_insert (db, ctx, email, req->name? name: NULL, phc, roles, &user);
     if (rc == AUTH_STORE_TAKEN)
-        return auth_fail (info, CM_EMAIL_TAKEN, "an account with this email already exists");
+        return cm_server_fail (info, CM_EMAIL_TAKEN, "an account with this email already exists");
     if (rc)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     rep->user = s_user_reply (&user);
     auth_links_send_verification (self, &user);
     return CM_CREATED;
@@ -241,13 +228,13 @@ s_issue (auth_worker_t *self, const auth_user_row_t *user, const auth_session_ro
     char *token = (char *) malloc (4096);
     if (auth_keys_sign (self->cfg->jwt_issuer, self->cfg->jwt_audience, &claims, token, 4096)) {
         free (token);
-        return auth_fail (info, CM_INTERNAL, "cannot sign the access token");
+        return cm_server_fail (info, CM_INTERNAL, "cannot sign the access token");
     }
     proto_auth_tokens_t *tokens = (proto_auth_tokens_t *) zmalloc (sizeof (proto_auth_tokens_t));
     tokens->access_token = token;
     tokens->expires_in = self->cfg->access_token_ttl_s;
     tokens->has_expires_in = true;
-    tokens->refresh_token = s_dup (refresh_token);
+    tokens->refresh_token = cm_server_dup (refresh_token);
     *tokens_p = tokens;
     return CM_OK;
 }
@@ -260,29 +247,29 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
     proto_auth_login_rep_t *rep = (proto_auth_login_rep_t *) rep_;
     PGconn *db = s_db (self);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
 
     //  Locked emails get the same answer whether or not the password is
     //  right, and no hash is computed for them
     int64_t locked_for = auth_redis_locked_for (self->redis, req->email);
     if (locked_for < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "sign-in is unavailable right now");
+        return cm_server_fail (info, CM_UNAVAILABLE, "sign-in is unavailable right now");
     if (locked_for > 0) {
         info->retry_after_s = locked_for;
-        return auth_fail (info, CM_ACCOUNT_LOCKED, "too many failed sign-ins: try again later");
+        return cm_server_fail (info, CM_ACCOUNT_LOCKED, "too many failed sign-ins: try again later");
     }
     //  Many failures from one client pause that client only
     int64_t paused_for = auth_redis_ip_paused_for (self->redis, ctx->ip, self->cfg->login_failures_per_ip);
     if (paused_for > 0) {
         info->retry_after_s = paused_for;
-        return auth_fail (info, CM_RATE_LIMITED, "too many failed sign-ins from this address: try again later");
+        return cm_server_fail (info, CM_RATE_LIMITED, "too many failed sign-ins from this address: try again later");
     }
     char email [255];
     auth_user_row_t user;
     int found = auth_email_normalize (req->email, email, sizeof email) == 0
               ? auth_store_user_by_email (db, email, &user): AUTH_STORE_NOT_FOUND;
     if (found < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     //  Unknown email and wrong password cost the same hash and get the
     //  same answer, so neither timing nor body tells which it was
     bool match = false;
@@ -294,7 +281,7 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
         auth_redis_failed (self->redis, req->email, ctx->ip, self->cfg->login_failures_per_ip);
         cm_audit_record (db, ctx, "auth.login.failure", "failure",
                          found == 0? user.id: NULL, found == 0? NULL: "{\"reason\":\"unknown_email\"}");
-        return auth_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
+        return cm_server_fail (info, CM_INVALID_CREDENTIALS, "email or password is wrong");
     }
     const char *amr = "pwd";
     if (user.mfa_enabled) {
@@ -303,10 +290,10 @@ s_login (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_repl
             //  A wrong code counts towards the lock like a wrong password
             if (req->otp)
                 auth_redis_failed (self->redis, req->email, ctx->ip, self->cfg->login_failures_per_ip);
-            return auth_fail (info, CM_MFA_REQUIRED, "a valid one-time code is required");
+            return cm_server_fail (info, CM_MFA_REQUIRED, "a valid one-time code is required");
         }
         if (mfa != CM_OK)
-            return auth_fail (info, mfa, "account store unavailable");
+            return cm_server_fail (info, mfa, "account store unavailable");
         amr = "pwd,otp";
     }
     auth_redis_succeeded (self->redis, req->email);
@@ -325,10 +312,10 @@ auth_sign_in (auth_worker_t *self, const cm_ctx_t *ctx, const auth_user_row_t *u
     PGconn *db = s_db (self);
     char refresh [AUTH_SECRET_TOKEN_SIZE], refresh_hash [AUTH_SECRET_HASH_SIZE];
     if (auth_secret_token (refresh, sizeof refresh) || auth_secret_hash (refresh, refresh_hash))
-        return auth_fail (info, CM_INTERNAL, "no randomness");
+        return cm_server_fail (info, CM_INTERNAL, "no randomness");
     auth_session_row_t session;
     if (!db || auth_store_session_create (db, ctx, user->id, amr, user_agent, refresh_hash, &session))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     return s_issue (self, user, &session, refresh, tokens_p, info);
 }
 
@@ -340,25 +327,25 @@ s_refresh (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_re
     proto_auth_refresh_rep_t *rep = (proto_auth_refresh_rep_t *) rep_;
     PGconn *db = s_db (self);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     char old_hash [AUTH_SECRET_HASH_SIZE], fresh [AUTH_SECRET_TOKEN_SIZE], fresh_hash [AUTH_SECRET_HASH_SIZE];
     if (auth_secret_hash (req->refresh_token, old_hash) || auth_secret_token (fresh, sizeof fresh)
     ||  auth_secret_hash (fresh, fresh_hash))
-        return auth_fail (info, CM_INTERNAL, "no randomness");
+        return cm_server_fail (info, CM_INTERNAL, "no randomness");
     auth_session_row_t session;
     int rc = auth_store_refresh_rotate (db, ctx, old_hash, fresh_hash, self->cfg->session_idle_timeout_s,
                                         self->cfg->session_absolute_timeout_s, &session);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc == AUTH_STORE_REUSED)
         //  The stolen copy's session ends at the gateway too
         auth_redis_revoke (self->redis, session.id, self->cfg->access_token_ttl_s + 60);
     if (rc)
-        return auth_fail (info, CM_INVALID_TOKEN, "the refresh token is invalid, used or expired");
+        return cm_server_fail (info, CM_INVALID_TOKEN, "the refresh token is invalid, used or expired");
     auth_user_row_t user;
     rc = auth_store_user_by_id (db, session.user_id, &user);
     if (rc || user.locked)
-        return auth_fail (info, rc < 0? CM_UNAVAILABLE: CM_INVALID_TOKEN, "the account is not available");
+        return cm_server_fail (info, rc < 0? CM_UNAVAILABLE: CM_INVALID_TOKEN, "the account is not available");
     //  A refresh keeps amr and auth_time as they were at sign-in
     return s_issue (self, &user, &session, fresh, &rep->tokens, info);
 }
@@ -371,14 +358,14 @@ s_logout (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_reply
     auth_worker_t *self = (auth_worker_t *) state;
     PGconn *db = s_db (self);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_session_revoke (db, ctx, ctx->uid, ctx->sid, "logout");
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     //  Logging out twice is not an error; but until the gateway knows, the
     //  access token still works, so a failed publish is a failure
     if (auth_redis_revoke (self->redis, ctx->sid, self->cfg->access_token_ttl_s + 60))
-        return auth_fail (info, CM_UNAVAILABLE, "the logout could not be published: retry");
+        return cm_server_fail (info, CM_UNAVAILABLE, "the logout could not be published: retry");
     return CM_NO_CONTENT;
 }
 
@@ -392,12 +379,12 @@ s_me (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_in
     auth_user_row_t user;
     int rc = db? auth_store_user_by_id (db, ctx->uid, &user): -1;
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc)
-        return auth_fail (info, CM_UNAUTHORIZED, "the account no longer exists");
+        return cm_server_fail (info, CM_UNAUTHORIZED, "the account no longer exists");
     rep->user = s_user_reply (&user);
     if (auth_oauth_identities (self, user.id, rep->user))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     return CM_OK;
 }
 
@@ -417,16 +404,16 @@ s_sessions (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_re
         rep->items_count = (uint32_t) count;
         for (int i = 0; i < count; i++) {
             proto_auth_session_t *item = &rep->items [i];
-            item->id = s_dup (rows [i].id);
-            item->created_at = s_dup (rows [i].created_at);
-            item->last_seen_at = s_dup (rows [i].last_seen_at);
-            item->user_agent = rows [i].user_agent [0]? s_dup (rows [i].user_agent): NULL;
+            item->id = cm_server_dup (rows [i].id);
+            item->created_at = cm_server_dup (rows [i].created_at);
+            item->last_seen_at = cm_server_dup (rows [i].last_seen_at);
+            item->user_agent = rows [i].user_agent [0]? cm_server_dup (rows [i].user_agent): NULL;
             item->current = streq (rows [i].id, ctx->sid);
             item->has_current = true;
         }
     }
     free (rows);
-    return rc? auth_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
+    return rc? cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
 }
 
 //  Whether the caller's session is still alive: the gateway asks when it
@@ -442,8 +429,8 @@ s_session_check (void *state, const cm_ctx_t *ctx, const void *req, void *rep, c
     int rc = db? auth_store_session_alive (db, ctx->uid, ctx->sid, self->cfg->session_idle_timeout_s,
                                            self->cfg->session_absolute_timeout_s): -1;
     if (rc == AUTH_STORE_ENDED)
-        return auth_fail (info, CM_UNAUTHORIZED, "the session has ended");
-    return rc? auth_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
+        return cm_server_fail (info, CM_UNAUTHORIZED, "the session has ended");
+    return rc? cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable"): CM_OK;
 }
 
 static cm_err_t
@@ -455,12 +442,12 @@ s_session_revoke (void *state, const cm_ctx_t *ctx, const void *req_, void *rep,
     PGconn *db = s_db (self);
     int rc = db? auth_store_session_revoke (db, ctx, ctx->uid, req->id, "revoked"): -1;
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     //  Another user's session and a missing one look the same
     if (rc)
-        return auth_fail (info, CM_NOT_FOUND, "no such session");
+        return cm_server_fail (info, CM_NOT_FOUND, "no such session");
     if (auth_redis_revoke (self->redis, req->id, self->cfg->access_token_ttl_s + 60))
-        return auth_fail (info, CM_UNAVAILABLE, "the revocation could not be published: retry");
+        return cm_server_fail (info, CM_UNAVAILABLE, "the revocation could not be published: retry");
     return CM_NO_CONTENT;
 }
 
@@ -472,9 +459,9 @@ s_jwks (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, cm_reply_
     auth_worker_t *self = (auth_worker_t *) state;
     proto_auth_jwks_rep_t *rep = (proto_auth_jwks_rep_t *) rep_;
     if (auth_keys_jwks (rep) != 0)
-        return auth_fail (info, CM_INTERNAL, "cannot export the keys");
-    rep->issuer = s_dup (self->cfg->jwt_issuer);
-    rep->audience = s_dup (self->cfg->jwt_audience);
+        return cm_server_fail (info, CM_INTERNAL, "cannot export the keys");
+    rep->issuer = cm_server_dup (self->cfg->jwt_issuer);
+    rep->audience = cm_server_dup (self->cfg->jwt_audience);
     return CM_OK;
 }
 

@@ -27,12 +27,6 @@ typedef struct {
 } auth_worker_t;
 
 //  ----------------------------------------------------------------------
-//  Put message into info for the client and return err (every handler's
-//  way out on failure)
-cm_err_t
-    auth_fail (cm_reply_info_t *info, cm_err_t err, const char *message);
-
-//  ----------------------------------------------------------------------
 //  The password policy for new passwords: the offline rules, then the
 //  breach range lookup when configured (its failure never blocks).
 //  Returns CM_OK or CM_WEAK_PASSWORD with a message naming field.

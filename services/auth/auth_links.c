@@ -84,17 +84,17 @@ auth_links_magic_verify (void *state, const cm_ctx_t *ctx, const void *req_, voi
     char hash [AUTH_SECRET_HASH_SIZE], user_id [37];
     auth_user_row_t user;
     if (!db || auth_secret_hash (req->token, hash))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_token_use (db, hash, "magic_link", user_id);
     if (rc == 0)
         rc = auth_store_user_by_id (db, user_id, &user);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc || user.locked)
-        return auth_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired");
+        return cm_server_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired");
     //  An account with MFA needs its second factor, which a mail link is not
     if (user.mfa_enabled)
-        return auth_fail (info, CM_MFA_REQUIRED, "this account signs in with a password and a code");
+        return cm_server_fail (info, CM_MFA_REQUIRED, "this account signs in with a password and a code");
     return auth_sign_in (self, ctx, &user, "email", req->user_agent, &rep->tokens, info);
 }
 
@@ -123,12 +123,12 @@ s_set_password (auth_worker_t *self, const cm_ctx_t *ctx, const auth_user_row_t 
         return policy;
     char phc [AUTH_PASSWORD_PHC_SIZE];
     if (auth_password_hash (new_password, phc, sizeof phc))
-        return auth_fail (info, CM_INTERNAL, "cannot hash the password");
+        return cm_server_fail (info, CM_INTERNAL, "cannot hash the password");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     char ended [64][37];
     int count = 0;
     if (!db || auth_store_password_set (db, ctx, user->id, phc, keep_sid, ended, 64, &count))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     bool published = true;
     for (int i = 0; i < count; i++)
         published = auth_redis_revoke (self->redis, ended [i], self->cfg->access_token_ttl_s + 60) == 0
@@ -153,17 +153,17 @@ auth_links_password_reset (void *state, const cm_ctx_t *ctx, const void *req_, v
     //  The policy is checked before the token is spent, so a weak choice
     //  does not burn the link
     if (auth_password_check (req->new_password, NULL) != AUTH_PASSWORD_OK)
-        return auth_fail (info, CM_WEAK_PASSWORD,
+        return cm_server_fail (info, CM_WEAK_PASSWORD,
                        auth_password_verdict_str (auth_password_check (req->new_password, NULL)));
     if (!db || auth_secret_hash (req->token, hash))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_token_use (db, hash, "password_reset", user_id);
     if (rc == 0)
         rc = auth_store_user_by_id (db, user_id, &user);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc)
-        return auth_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired");
+        return cm_server_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired");
     return s_set_password (self, ctx, &user, req->new_password, NULL, info);
 }
 
@@ -177,9 +177,9 @@ auth_links_password_change (void *state, const cm_ctx_t *ctx, const void *req_, 
     auth_user_row_t user;
     int rc = db? auth_store_user_by_id (db, ctx->uid, &user): -1;
     if (rc)
-        return auth_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
+        return cm_server_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
     if (!user.password_hash [0] || auth_password_verify (user.password_hash, req->current_password) != 0)
-        return auth_fail (info, CM_INVALID_CREDENTIALS, "current_password: wrong password");
+        return cm_server_fail (info, CM_INVALID_CREDENTIALS, "current_password: wrong password");
     return s_set_password (self, ctx, &user, req->new_password, ctx->sid, info);
 }
 
@@ -192,13 +192,13 @@ auth_links_email_verify (void *state, const cm_ctx_t *ctx, const void *req_, voi
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     char hash [AUTH_SECRET_HASH_SIZE], user_id [37];
     if (!db || auth_secret_hash (req->token, hash))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_token_use (db, hash, "email_verify", user_id);
     if (rc == 0)
         rc = auth_store_email_verified (db, ctx, user_id);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
-    return rc? auth_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired"): CM_NO_CONTENT;
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
+    return rc? cm_server_fail (info, CM_INVALID_TOKEN, "the link is invalid, used or expired"): CM_NO_CONTENT;
 }
 
 cm_err_t

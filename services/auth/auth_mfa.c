@@ -92,7 +92,7 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     auth_user_row_t user;
     int rc = db? auth_store_user_by_id (db, ctx->uid, &user): -1;
     if (rc)
-        return auth_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
+        return cm_server_fail (info, rc < 0? CM_UNAVAILABLE: CM_UNAUTHORIZED, "account not available");
 
     char secret [AUTH_TOTP_SECRET_SIZE];
     char codes [AUTH_TOTP_RECOVERY_COUNT][AUTH_TOTP_RECOVERY_LEN];
@@ -108,17 +108,17 @@ auth_mfa_enroll (void *state, const cm_ctx_t *ctx, const void *req, void *rep_, 
     for (int i = 0; ok && i < AUTH_TOTP_RECOVERY_COUNT; i++)
         ok = auth_secret_hash (codes [i], hashes [i]) == 0;
     if (!ok)
-        return auth_fail (info, CM_INTERNAL, "cannot create the secret");
+        return cm_server_fail (info, CM_INTERNAL, "cannot create the secret");
     cm_hex_encode (sealed, secret_len + CM_CRYPT_OVERHEAD, sealed_hex);
     rc = auth_store_mfa_begin (db, user.id, sealed_hex, (const char (*) [65]) hashes, AUTH_TOTP_RECOVERY_COUNT);
     if (rc == AUTH_STORE_TAKEN)
-        return auth_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");
+        return cm_server_fail (info, CM_CONFLICT, "MFA is already on: turn it off first");
     if (rc)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
 
     char uri [1024];
     if (auth_totp_uri (uri, sizeof uri, self->cfg->totp_issuer, user.email, secret) < 0)
-        return auth_fail (info, CM_INTERNAL, "cannot build the otpauth URI");
+        return cm_server_fail (info, CM_INTERNAL, "cannot build the otpauth URI");
     rep->secret = strdup (secret);
     rep->otpauth_uri = strdup (uri);
     rep->recovery_codes = (char **) zmalloc (sizeof (char *) * AUTH_TOTP_RECOVERY_COUNT);
@@ -138,14 +138,14 @@ auth_mfa_verify (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, 
     const proto_auth_mfa_verify_req_t *req = (const proto_auth_mfa_verify_req_t *) req_;
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     if (!db)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (s_use_code (self, db, ctx->uid, req->code) != 0)
-        return auth_fail (info, CM_INVALID_CODE, "code: not a valid code for the enrolled secret");
+        return cm_server_fail (info, CM_INVALID_CODE, "code: not a valid code for the enrolled secret");
     int rc = auth_store_mfa_set (db, ctx, ctx->uid, true);
     if (rc == AUTH_STORE_NOT_FOUND)
-        return auth_fail (info, CM_CONFLICT, "MFA is already on");
+        return cm_server_fail (info, CM_CONFLICT, "MFA is already on");
     if (rc)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     s_notify (self, db, ctx->uid, true);
     return CM_NO_CONTENT;
 }
@@ -158,18 +158,18 @@ auth_mfa_disable (void *state, const cm_ctx_t *ctx, const void *req_, void *rep,
     const proto_auth_mfa_disable_req_t *req = (const proto_auth_mfa_disable_req_t *) req_;
     //  Turning a protection off needs a fresh proof of identity
     if (!ctx->auth_time || zclock_time () / 1000 - ctx->auth_time > self->cfg->reauth_max_age_s)
-        return auth_fail (info, CM_REAUTH_REQUIRED, "sign in again to turn MFA off");
+        return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to turn MFA off");
     cm_err_t check = auth_mfa_check (self, ctx->uid, req->code);
     if (check == CM_MFA_REQUIRED)
-        return auth_fail (info, CM_INVALID_CODE, "code: not a valid code");
+        return cm_server_fail (info, CM_INVALID_CODE, "code: not a valid code");
     if (check != CM_OK)
-        return auth_fail (info, check, "account store unavailable");
+        return cm_server_fail (info, check, "account store unavailable");
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     int rc = db? auth_store_mfa_set (db, ctx, ctx->uid, false): -1;
     if (rc == AUTH_STORE_NOT_FOUND)
-        return auth_fail (info, CM_CONFLICT, "MFA is not on");
+        return cm_server_fail (info, CM_CONFLICT, "MFA is not on");
     if (rc)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     s_notify (self, db, ctx->uid, false);
     return CM_NO_CONTENT;
 }

@@ -103,7 +103,7 @@ s_fail (auth_worker_t *self, const cm_ctx_t *ctx, cm_reply_info_t *info, cm_err_
     PGconn *db = s_db (self);
     if (db)
         cm_audit_record (db, ctx, "auth.oauth.login", "failure", NULL, detail);
-    return auth_fail (info, err, message);
+    return cm_server_fail (info, err, "%s", message);
 }
 
 //  start and link: a state, then the provider's authorization URL
@@ -112,7 +112,7 @@ s_start (auth_worker_t *self, const cm_ctx_t *ctx, const proto_auth_oauth_start_
          proto_auth_oauth_start_rep_t *rep, cm_reply_info_t *info, const char *link_user_id)
 {
     if (!auth_oidc_has (self->oidc, req->provider))
-        return auth_fail (info, CM_NOT_FOUND, "no such sign-in provider");
+        return cm_server_fail (info, CM_NOT_FOUND, "no such sign-in provider");
     if (!s_redirect_allowed (self, req->redirect_uri))
         return s_fail (self, ctx, info, CM_INVALID_REQUEST, req->provider, "redirect_not_allowed",
                        "redirect_uri: not one of OAUTH_ALLOWED_REDIRECTS");
@@ -123,7 +123,7 @@ s_start (auth_worker_t *self, const cm_ctx_t *ctx, const proto_auth_oauth_start_
     if (!url || auth_secret_token (state, sizeof state) || auth_secret_hash (state, state_hash)
     ||  s_derive (self, "nonce", state, nonce) || s_derive (self, "pkce", state, verifier)
     ||  s_challenge (verifier, challenge)) {
-        result = auth_fail (info, CM_INTERNAL, "no randomness");
+        result = cm_server_fail (info, CM_INTERNAL, "no randomness");
         goto cleanup;
     }
     //  The provider first: when it is down nothing is stored
@@ -139,7 +139,7 @@ s_start (auth_worker_t *self, const cm_ctx_t *ctx, const proto_auth_oauth_start_
     PGconn *db = s_db (self);
     if (!db || auth_oauth_store_state_create (db, state_hash, req->provider, req->redirect_uri,
                                               link_user_id, AUTH_OAUTH_STATE_TTL_S)) {
-        result = auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        result = cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
         goto cleanup;
     }
     rep->location = url;
@@ -171,7 +171,7 @@ auth_oauth_link (void *state, const cm_ctx_t *ctx, const void *req, void *rep, c
 {
     auth_worker_t *self = (auth_worker_t *) state;
     if (!s_recent (self, ctx))
-        return auth_fail (info, CM_REAUTH_REQUIRED, "sign in again to link a provider");
+        return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to link a provider");
     return s_start (self, ctx, (const proto_auth_oauth_start_req_t *) req,
                     (proto_auth_oauth_start_rep_t *) rep, info, ctx->uid);
 }
@@ -241,15 +241,15 @@ auth_oauth_callback (void *state, const cm_ctx_t *ctx, const void *req_, void *r
     //  start, link and callback share one reply field list, so one layout
     proto_auth_oauth_start_rep_t *rep = (proto_auth_oauth_start_rep_t *) rep_;
     if (!auth_oidc_has (self->oidc, req->provider))
-        return auth_fail (info, CM_NOT_FOUND, "no such sign-in provider");
+        return cm_server_fail (info, CM_NOT_FOUND, "no such sign-in provider");
     PGconn *db = s_db (self);
     char state_hash [AUTH_SECRET_HASH_SIZE], redirect_uri [2049], link_user [37];
     if (!db || auth_secret_hash (req->state, state_hash))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     //  Spent here, whatever follows: a state works once
     int rc = auth_oauth_store_state_use (db, state_hash, req->provider, redirect_uri, link_user);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc)
         return s_fail (self, ctx, info, CM_INVALID_REQUEST, req->provider, "invalid_state",
                        "state: unknown, already used or expired");
@@ -260,7 +260,7 @@ auth_oauth_callback (void *state, const cm_ctx_t *ctx, const void *req_, void *r
                             "the provider sent no code");
     char nonce [DERIVED_SIZE], verifier [DERIVED_SIZE], detail [64];
     if (s_derive (self, "nonce", req->state, nonce) || s_derive (self, "pkce", req->state, verifier))
-        return auth_fail (info, CM_INTERNAL, "cannot derive the sign-in's secrets");
+        return cm_server_fail (info, CM_INTERNAL, "cannot derive the sign-in's secrets");
     auth_oidc_identity_t who;
     auth_oidc_result_t identified = auth_oidc_identify (self->oidc, req->provider, req->callback_uri, req->code,
                                                         verifier, nonce, &who, detail, sizeof detail);
@@ -272,7 +272,7 @@ auth_oauth_callback (void *state, const cm_ctx_t *ctx, const void *req_, void *r
     if (link) {
         rc = auth_oauth_store_identity_link (db, ctx, link_user, req->provider, who.subject, who.email);
         if (rc < 0)
-            return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+            return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
         if (rc)
             return s_fail_back (self, ctx, rep, redirect_uri, req->provider, true, link_user,
                                 rc == AUTH_OAUTH_STORE_OTHER_USER? "identity_in_use": "already_linked", NULL);
@@ -285,7 +285,7 @@ auth_oauth_callback (void *state, const cm_ctx_t *ctx, const void *req_, void *r
     const char *error = NULL;
     rc = s_account_for (self, ctx, req->provider, &who, &user, &created, &error);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc == 0 && user.locked)
         error = "account_locked";
     else
@@ -297,9 +297,9 @@ auth_oauth_callback (void *state, const cm_ctx_t *ctx, const void *req_, void *r
                             error, NULL);
     char code [AUTH_SECRET_TOKEN_SIZE], code_hash [AUTH_SECRET_HASH_SIZE];
     if (auth_secret_token (code, sizeof code) || auth_secret_hash (code, code_hash))
-        return auth_fail (info, CM_INTERNAL, "no randomness");
+        return cm_server_fail (info, CM_INTERNAL, "no randomness");
     if (auth_store_token_create (db, user.id, "oauth_login", code_hash, AUTH_OAUTH_LOGIN_CODE_TTL_S))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     char detail_ok [128];
     snprintf (detail_ok, sizeof detail_ok, "{\"provider\":\"%s\",\"new_account\":%s}", req->provider,
               created? "true": "false");
@@ -319,16 +319,16 @@ auth_oauth_exchange (void *state, const cm_ctx_t *ctx, const void *req_, void *r
     char hash [AUTH_SECRET_HASH_SIZE], user_id [37];
     auth_user_row_t user;
     if (!db || auth_secret_hash (req->code, hash))
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_token_use (db, hash, "oauth_login", user_id);
     if (rc == 0)
         rc = auth_store_user_by_id (db, user_id, &user);
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc || user.locked || user.mfa_enabled) {
         cm_audit_record (db, ctx, "auth.oauth.exchange", "failure", rc? NULL: user.id,
                          "{\"reason\":\"invalid_code\"}");
-        return auth_fail (info, CM_INVALID_TOKEN, "the login code is invalid, used or expired");
+        return cm_server_fail (info, CM_INVALID_TOKEN, "the login code is invalid, used or expired");
     }
     return auth_sign_in (self, ctx, &user, "oauth", req->user_agent, &rep->tokens, info);
 }
@@ -340,18 +340,18 @@ auth_oauth_unlink (void *state, const cm_ctx_t *ctx, const void *req_, void *rep
     auth_worker_t *self = (auth_worker_t *) state;
     const proto_auth_identity_unlink_req_t *req = (const proto_auth_identity_unlink_req_t *) req_;
     if (!s_recent (self, ctx))
-        return auth_fail (info, CM_REAUTH_REQUIRED, "sign in again to remove a provider");
+        return cm_server_fail (info, CM_REAUTH_REQUIRED, "sign in again to remove a provider");
     PGconn *db = s_db (self);
     int rc = db? auth_oauth_store_identity_unlink (db, ctx, ctx->uid, req->provider): -1;
     if (rc < 0)
-        return auth_fail (info, CM_UNAVAILABLE, "account store unavailable");
+        return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     if (rc == AUTH_STORE_NOT_FOUND)
-        return auth_fail (info, CM_NOT_FOUND, "no identity of this provider is linked");
+        return cm_server_fail (info, CM_NOT_FOUND, "no identity of this provider is linked");
     if (rc) {
         char detail [96];
         snprintf (detail, sizeof detail, "{\"provider\":\"%s\",\"reason\":\"last_way_in\"}", req->provider);
         cm_audit_record (db, ctx, "auth.oauth.unlink", "failure", NULL, detail);
-        return auth_fail (info, CM_CONFLICT, "this is the account's last way in: set a password or link "
+        return cm_server_fail (info, CM_CONFLICT, "this is the account's last way in: set a password or link "
                                              "another provider first");
     }
     return CM_NO_CONTENT;
