@@ -70,7 +70,7 @@ static const row_t s_rows [] = {
       "worker threads, each with its own database connection" },
     { "SERVICE_SLOW_WORKERS", T_INT, "2", 1, 64, BACKENDS, OFF (slow_workers), 0,
       "worker threads for slow routes (password hashing), apart from the others" },
-    { "SERVICE_MAX_QUEUE", T_INT, "1024", 16, 65536, BACKENDS, OFF (max_queue), 0,
+    { "SERVICE_MAX_QUEUE", T_INT, "1024", 1, 65536, BACKENDS, OFF (max_queue), 0,
       "requests waiting for a worker before new ones get 'busy'" },
     { "REQUEST_TIMEOUT_MS", T_INT, "5000", 100, 600000, BACKENDS, OFF (request_timeout_ms), 0,
       "budget of a request that did not say its own" },
