@@ -153,8 +153,8 @@ auth_links_password_reset (void *state, const cm_ctx_t *ctx, const void *req_, v
     //  The policy is checked before the token is spent, so a weak choice
     //  does not burn the link
     if (auth_password_check (req->new_password, NULL) != AUTH_PASSWORD_OK)
-        return cm_server_fail (info, CM_WEAK_PASSWORD,
-                       auth_password_verdict_str (auth_password_check (req->new_password, NULL)));
+        return cm_server_fail (info, CM_WEAK_PASSWORD, "%s",
+                               auth_password_verdict_str (auth_password_check (req->new_password, NULL)));
     if (!db || auth_secret_hash (req->token, hash))
         return cm_server_fail (info, CM_UNAVAILABLE, "account store unavailable");
     int rc = auth_store_token_use (db, hash, "password_reset", user_id);
