@@ -45,27 +45,11 @@ TestSuite (faults, .timeout = 150);
 //  ----------------------------------------------------------------------
 //  Processes seen from the outside
 
-//  The pid in $RUN_DIR/pids/<name>.pid, or -1
-static pid_t
-s_pid_of (const char *name)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s/pids/%s.pid", stack_env ("RUN_DIR"), name);
-    FILE *file = fopen (path, "r");
-    long pid = -1;
-    if (file) {
-        if (fscanf (file, "%ld", &pid) != 1)
-            pid = -1;
-        fclose (file);
-    }
-    return (pid_t) pid;
-}
-
 static void
 s_pids (pid_t *pids)
 {
     for (size_t i = 0; i < SERVICE_COUNT; i++) {
-        pids [i] = s_pid_of (SERVICES [i]);
+        pids [i] = stack_pid_of (SERVICES [i]);
         cr_assert_gt (pids [i], 0, "%s is not running", SERVICES [i]);
     }
 }
@@ -608,7 +592,7 @@ Test (faults, a_flooded_backend_refuses_the_excess_at_once_with_bounded_memory, 
     setenv ("ASAN_OPTIONS", options, 1);
     s_stack ("start-service auth");
     cr_assert_eq (stack_wait_status ("/readyz", 200, 20000), 200, "auth did not come back");
-    pid_t auth = s_pid_of ("auth");
+    pid_t auth = stack_pid_of ("auth");
 
     //  Through the gateway: more sign-ins at once than one worker and its
     //  queue hold. The excess is refused as busy at once; the rest are
@@ -700,7 +684,7 @@ Test (faults, a_flooded_backend_refuses_the_excess_at_once_with_bounded_memory, 
 
     //  ...and serves as usual afterwards, still the same process
     cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200, "%s", res->body);
-    cr_assert_eq (s_pid_of ("auth"), auth);
+    cr_assert_eq (stack_pid_of ("auth"), auth);
     free (res);
 }
 

@@ -706,21 +706,6 @@ s_scan_sink (char *ptr, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-static int
-s_pid (const char *service)
-{
-    char path [600];
-    snprintf (path, sizeof path, "%s/pids/%s.pid", stack_env ("RUN_DIR"), service);
-    FILE *file = fopen (path, "r");
-    int pid = 0;
-    if (file) {
-        if (fscanf (file, "%d", &pid) != 1)
-            pid = 0;
-        fclose (file);
-    }
-    return pid;
-}
-
 //  A status line of /proc/<pid>/status in KiB (VmHWM, VmRSS), -1 when unknown
 static long
 s_status_kib (int pid, const char *key)
@@ -768,7 +753,7 @@ Test (privacy, export_of_100_mib_streams_in_bounded_memory, .timeout = 900)
     long before [6];
     bool reset = true;
     for (int i = 0; i < 6; i++) {
-        pids [i] = s_pid (services [i]);
+        pids [i] = stack_pid_of (services [i]);
         cr_assert_gt (pids [i], 0, "pid of %s", services [i]);
         reset = s_reset_peak (pids [i]) && reset;
         before [i] = s_status_kib (pids [i], "VmRSS");

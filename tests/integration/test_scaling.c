@@ -110,22 +110,6 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Processes seen from the outside
 
-//  The pid in $RUN_DIR/pids/<id>.pid, or -1
-static pid_t
-s_pid_of (const char *id)
-{
-    char path [1024];
-    snprintf (path, sizeof path, "%s/pids/%s.pid", stack_env ("RUN_DIR"), id);
-    FILE *file = fopen (path, "r");
-    long pid = -1;
-    if (file) {
-        if (fscanf (file, "%ld", &pid) != 1)
-            pid = -1;
-        fclose (file);
-    }
-    return (pid_t) pid;
-}
-
 //  CPU time of pid in ms (user + system); -1 when it is gone
 static int64_t
 s_cpu_ms (pid_t pid)
@@ -328,7 +312,7 @@ Test (scaling, replicas_share_the_load_and_one_dies_and_returns)
     cr_log_info ("replicas and gateway up after %lld ms", (long long) (zclock_mono () - test_start));
 
     //  Auth: sign-ins through the gateway reach both replicas
-    pid_t auths [2] = { s_pid_of ("auth"), s_pid_of ("auth-2") };
+    pid_t auths [2] = { stack_pid_of ("auth"), stack_pid_of ("auth-2") };
     cr_assert (auths [0] > 0 && auths [1] > 0);
     int64_t cpu [2] = { s_cpu_ms (auths [0]), s_cpu_ms (auths [1]) };
     char email [128], body [512], form [512];
@@ -382,7 +366,7 @@ Test (scaling, replicas_share_the_load_and_one_dies_and_returns)
     free (header);
 
     //  Missions: reads reach all three replicas
-    pid_t pids [3] = { s_pid_of ("missions"), s_pid_of ("missions-2"), s_pid_of ("missions-3") };
+    pid_t pids [3] = { stack_pid_of ("missions"), stack_pid_of ("missions-2"), stack_pid_of ("missions-3") };
     cr_assert (pids [0] > 0 && pids [1] > 0 && pids [2] > 0);
     int64_t idle [3], busy [3];
     load_t load = { 0 };
@@ -464,7 +448,7 @@ Test (scaling, replicas_share_the_load_and_one_dies_and_returns)
     int64_t until = zclock_mono () + 10000;
     while (stack_db_long ("SELECT count(*) FROM missions.audit_outbox") > 0 && zclock_mono () < until)
         zclock_sleep (100);
-    pids [2] = s_pid_of ("missions-3");
+    pids [2] = stack_pid_of ("missions-3");
     cr_assert_gt (pids [2], 0);
     reads = s_reads_measured (&load, pids, 3, 2000, busy);
     for (int i = 0; i < 3; i++) {

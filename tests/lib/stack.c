@@ -233,6 +233,21 @@ stack_wait_status (const char *path, long want, int timeout_ms)
 }
 
 int
+stack_pid_of (const char *id)
+{
+    char path [1024];
+    snprintf (path, sizeof path, "%s/pids/%s.pid", stack_env ("RUN_DIR"), id);
+    FILE *file = fopen (path, "r");
+    long pid = -1;
+    if (file) {
+        if (fscanf (file, "%ld", &pid) != 1)
+            pid = -1;
+        fclose (file);
+    }
+    return (int) pid;
+}
+
+int
 stack_port (const char *name, int delta)
 {
     return atoi (stack_env (name)) + delta;

@@ -73,6 +73,11 @@ long
 //  The stack's port setting name (GATEWAY_HTTP_PORT...) moved by delta:
 //  extra processes take ports beside the stack's, so TEST_PORT_OFFSET
 //  moves them too
+//  The pid of a stack process (a service, or a replica id such as
+//  "missions-3") from $RUN_DIR/pids/<id>.pid; -1 when there is none
+int
+    stack_pid_of (const char *id);
+
 int
     stack_port (const char *name, int delta);
 
