@@ -82,6 +82,8 @@ static const row_t s_rows [] = {
       OFF (database_password), "file holding that role's password" },
     { "DATABASE_CONNECT_TIMEOUT_MS", T_INT, "3000", 100, 60000, DBS, OFF (database_timeout_ms), 0,
       "PostgreSQL connect timeout" },
+    { "DATABASE_PREPARED_STATEMENTS", T_INT, "1", 0, 1, DBS, OFF (database_prepared), 0,
+      "1: queries prepared once per connection; 0 behind a pooler in transaction mode" },
     { "REDIS_URL", T_REDISURL, "redis://127.0.0.1:6379/0", 0, 0, GW | SVC (CM_SVC_AUTH),
       OFF (redis_url), 0, "Redis for rate limits and revoked sessions" },
     { "REDIS_PASSWORD_FILE", T_SECRET_FILE, "", 0, 0, GW | SVC (CM_SVC_AUTH), OFF (redis_password_file),

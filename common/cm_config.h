@@ -45,6 +45,7 @@ typedef struct {
     char *database_password;                //  read from DATABASE_PASSWORD_FILE; secret
     char *database_password_file;           //  DATABASE_PASSWORD_FILE
     int64_t database_timeout_ms;            //  DATABASE_CONNECT_TIMEOUT_MS
+    int64_t database_prepared;              //  DATABASE_PREPARED_STATEMENTS, 0 or 1
     char *redis_url;                        //  REDIS_URL
     char *redis_password_file;              //  REDIS_PASSWORD_FILE
     char *redis_password;                   //  read from REDIS_PASSWORD_FILE; secret

@@ -72,7 +72,8 @@ bool
 //  One read acting for user_id, in one round trip: app.user_id is set and
 //  sql run in the same implicit transaction (a libpq pipeline), which ends
 //  with it. As cm_db_exec otherwise. For single statements; anything that
-//  needs several in one transaction uses cm_db_begin_as.
+//  needs several in one transaction uses cm_db_begin_as. The statement is
+//  planned once per connection (a generic plan): for reads by key.
 bool
     cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
                    const char *sql, int count, const char *const *params);
