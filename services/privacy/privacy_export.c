@@ -236,60 +236,59 @@ s_tail (export_t *self)
 //  not fit whole, the same page is asked again with the count that did,
 //  and its next cursor is exactly after the last item written.
 
-static json_t *
-s_mission_json (const proto_mission_t *m)
-{
-    return json_pack ("{s:s, s:s, s:o, s:I, s:s, s:s, s:s}", "id", m->id, "title", m->title,
-                      "description", s_text (m->description),
-                      "duration_minutes", (json_int_t) m->duration_minutes, "status", m->status,
-                      "created_at", m->created_at, "updated_at", m->updated_at);
-}
+//  A section of pages: how to ask for one and read what came back
+typedef union {
+    proto_missions_list_rep_t missions;
+    proto_audit_query_rep_t audit;
+} s_page_t;
 
-static int
-s_missions_page (export_t *self, int64_t limit, proto_missions_list_rep_t *rep)
-{
-    proto_missions_list_req_t req = {
-        .limit = limit, .has_limit = true, .cursor = self->at.page [0]? self->at.page: NULL
-    };
-    return s_call (self, CM_SVC_MISSIONS, PROTO_MSG_missions_list, &req, rep);
-}
+typedef struct {
+    const char *opening;            //  the member's name and '['
+    const char *item;               //  what an item is, for messages
+    const proto_desc_t *desc;       //  the reply's description
+    int (*ask) (export_t *self, int64_t limit, s_page_t *page);
+    uint32_t (*count) (const s_page_t *page);
+    const char *(*next_cursor) (const s_page_t *page);
+    const char *(*id) (const s_page_t *page, uint32_t i);
+    json_t *(*json) (const s_page_t *page, uint32_t i);
+} s_paged_t;
 
 //  After written items of the page in hand (first holds their ids): the
 //  page cursor that follows exactly them
 static int
-s_missions_after (export_t *self, const proto_missions_list_rep_t *first, uint32_t written)
+s_paged_after (export_t *self, const s_paged_t *paged, const s_page_t *first, uint32_t written)
 {
-    proto_missions_list_rep_t rep = { 0 };
-    if (s_missions_page (self, written, &rep))
+    s_page_t page = { 0 };
+    if (paged->ask (self, written, &page))
         return STEP_FAILED;
-    int rc = rep.items_count == written? STEP_FULL: s_fail (self, CM_CONFLICT, CHANGED);
+    int rc = paged->count (&page) == written? STEP_FULL: s_fail (self, CM_CONFLICT, CHANGED);
     for (uint32_t i = 0; rc == STEP_FULL && i < written; i++)
-        if (!streq (rep.items [i].id, first->items [i].id))
+        if (!streq (paged->id (&page, i), paged->id (first, i)))
             rc = s_fail (self, CM_CONFLICT, CHANGED);
     if (rc == STEP_FULL) {
-        if (rep.next_cursor)
-            s_set_page (self, rep.next_cursor);
+        if (paged->next_cursor (&page))
+            s_set_page (self, paged->next_cursor (&page));
         else
             s_close (self);             //  everything after went meanwhile
     }
-    proto_clear (&proto_missions_list_rep_desc, &rep);
+    proto_clear (paged->desc, &page);
     return rc;
 }
 
 static int
-s_missions (export_t *self)
+s_paged (export_t *self, const s_paged_t *paged)
 {
-    int rc = s_open (self, ",\"missions\":[");
+    int rc = s_open (self, paged->opening);
     if (rc != STEP_ON)
         return rc;
-    proto_missions_list_rep_t rep = { 0 };
-    if (s_missions_page (self, PAGE_LIMIT, &rep))
+    s_page_t page = { 0 };
+    if (paged->ask (self, PAGE_LIMIT, &page))
         return STEP_FAILED;
     uint32_t written = 0;
-    for (; rc == STEP_ON && written < rep.items_count; written++) {
-        char *json = s_dump (s_mission_json (&rep.items [written]));
+    for (; rc == STEP_ON && written < paged->count (&page); written++) {
+        char *json = s_dump (paged->json (&page, written));
         if (!json)
-            rc = s_fail (self, CM_INTERNAL, "cannot render a mission");
+            rc = s_fail (self, CM_INTERNAL, "cannot render %s", paged->item);
         else
         if (!s_item (self, json, NULL))
             rc = STEP_FULL;
@@ -298,20 +297,91 @@ s_missions (export_t *self)
             break;
     }
     if (rc == STEP_FULL && written > 0)
-        rc = s_missions_after (self, &rep, written);
+        rc = s_paged_after (self, paged, &page, written);
     else
-    if (rc == STEP_ON && rep.next_cursor)
-        s_set_page (self, rep.next_cursor);
+    if (rc == STEP_ON && paged->next_cursor (&page))
+        s_set_page (self, paged->next_cursor (&page));
     else
     if (rc == STEP_ON)
         rc = s_close (self);
-    proto_clear (&proto_missions_list_rep_desc, &rep);
+    proto_clear (paged->desc, &page);
     return rc;
 }
 
-static json_t *
-s_audit_json (const proto_audit_record_t *e)
+static int
+s_missions_ask (export_t *self, int64_t limit, s_page_t *page)
 {
+    proto_missions_list_req_t req = {
+        .limit = limit, .has_limit = true, .cursor = self->at.page [0]? self->at.page: NULL
+    };
+    return s_call (self, CM_SVC_MISSIONS, PROTO_MSG_missions_list, &req, &page->missions);
+}
+
+static uint32_t
+s_missions_count (const s_page_t *page)
+{
+    return page->missions.items_count;
+}
+
+static const char *
+s_missions_next (const s_page_t *page)
+{
+    return page->missions.next_cursor;
+}
+
+static const char *
+s_mission_id (const s_page_t *page, uint32_t i)
+{
+    return page->missions.items [i].id;
+}
+
+static json_t *
+s_mission_json (const s_page_t *page, uint32_t i)
+{
+    const proto_mission_t *m = &page->missions.items [i];
+    return json_pack ("{s:s, s:s, s:o, s:I, s:s, s:s, s:s}", "id", m->id, "title", m->title,
+                      "description", s_text (m->description),
+                      "duration_minutes", (json_int_t) m->duration_minutes, "status", m->status,
+                      "created_at", m->created_at, "updated_at", m->updated_at);
+}
+
+static const s_paged_t s_missions = {
+    ",\"missions\":[", "a mission", &proto_missions_list_rep_desc,
+    s_missions_ask, s_missions_count, s_missions_next, s_mission_id, s_mission_json
+};
+
+static int
+s_audit_ask (export_t *self, int64_t limit, s_page_t *page)
+{
+    proto_audit_query_req_t req = {
+        .user_id = (char *) self->ctx->uid, .limit = limit, .has_limit = true,
+        .cursor = self->at.page [0]? self->at.page: NULL
+    };
+    return s_call (self, CM_SVC_AUDIT, PROTO_MSG_audit_query, &req, &page->audit);
+}
+
+static uint32_t
+s_audit_count (const s_page_t *page)
+{
+    return page->audit.items_count;
+}
+
+static const char *
+s_audit_next (const s_page_t *page)
+{
+    return page->audit.next_cursor;
+}
+
+static const char *
+s_audit_id (const s_page_t *page, uint32_t i)
+{
+    return page->audit.items [i].id;
+}
+
+static json_t *
+s_audit_json (const s_page_t *page, uint32_t i)
+{
+    const proto_audit_record_t *e = &page->audit.items [i];
     return json_pack ("{s:s, s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:s, s:o, s:s, s:s}",
                       "id", e->id, "seq", (json_int_t) e->seq, "at", e->at, "type", e->type,
                       "service", e->service, "user_id", s_text (e->user_id),
@@ -320,68 +390,10 @@ s_audit_json (const proto_audit_record_t *e)
                       "hash", e->hash, "prev_hash", e->prev_hash);
 }
 
-static int
-s_audit_page (export_t *self, int64_t limit, proto_audit_query_rep_t *rep)
-{
-    proto_audit_query_req_t req = {
-        .user_id = (char *) self->ctx->uid, .limit = limit, .has_limit = true,
-        .cursor = self->at.page [0]? self->at.page: NULL
-    };
-    return s_call (self, CM_SVC_AUDIT, PROTO_MSG_audit_query, &req, rep);
-}
-
-static int
-s_audit_after (export_t *self, const proto_audit_query_rep_t *first, uint32_t written)
-{
-    proto_audit_query_rep_t rep = { 0 };
-    if (s_audit_page (self, written, &rep))
-        return STEP_FAILED;
-    int rc = rep.items_count == written? STEP_FULL: s_fail (self, CM_CONFLICT, CHANGED);
-    for (uint32_t i = 0; rc == STEP_FULL && i < written; i++)
-        if (!streq (rep.items [i].id, first->items [i].id))
-            rc = s_fail (self, CM_CONFLICT, CHANGED);
-    if (rc == STEP_FULL) {
-        if (rep.next_cursor)
-            s_set_page (self, rep.next_cursor);
-        else
-            s_close (self);
-    }
-    proto_clear (&proto_audit_query_rep_desc, &rep);
-    return rc;
-}
-
-static int
-s_audit (export_t *self)
-{
-    int rc = s_open (self, ",\"audit_events\":[");
-    if (rc != STEP_ON)
-        return rc;
-    proto_audit_query_rep_t rep = { 0 };
-    if (s_audit_page (self, PAGE_LIMIT, &rep))
-        return STEP_FAILED;
-    uint32_t written = 0;
-    for (; rc == STEP_ON && written < rep.items_count; written++) {
-        char *json = s_dump (s_audit_json (&rep.items [written]));
-        if (!json)
-            rc = s_fail (self, CM_INTERNAL, "cannot render an audit event");
-        else
-        if (!s_item (self, json, NULL))
-            rc = STEP_FULL;
-        free (json);
-        if (rc != STEP_ON)
-            break;
-    }
-    if (rc == STEP_FULL && written > 0)
-        rc = s_audit_after (self, &rep, written);
-    else
-    if (rc == STEP_ON && rep.next_cursor)
-        s_set_page (self, rep.next_cursor);
-    else
-    if (rc == STEP_ON)
-        rc = s_close (self);
-    proto_clear (&proto_audit_query_rep_desc, &rep);
-    return rc;
-}
+static const s_paged_t s_audit = {
+    ",\"audit_events\":[", "an audit event", &proto_audit_query_rep_desc,
+    s_audit_ask, s_audit_count, s_audit_next, s_audit_id, s_audit_json
+};
 
 //  ---------------------------------------------------------------------
 //  Evidence: pages of items, each item's content streamed through base64
@@ -534,9 +546,9 @@ privacy_export_part (privacy_worker_t *worker, const cm_ctx_t *ctx, const char *
             case PRIVACY_SECTION_USER:        rc = s_user (&self); break;
             case PRIVACY_SECTION_PREFERENCES: rc = s_preferences (&self); break;
             case PRIVACY_SECTION_SESSIONS:    rc = s_sessions (&self); break;
-            case PRIVACY_SECTION_MISSIONS:    rc = s_missions (&self); break;
+            case PRIVACY_SECTION_MISSIONS:    rc = s_paged (&self, &s_missions); break;
             case PRIVACY_SECTION_EVIDENCE:    rc = s_evidence (&self); break;
-            case PRIVACY_SECTION_AUDIT:       rc = s_audit (&self); break;
+            case PRIVACY_SECTION_AUDIT:       rc = s_paged (&self, &s_audit); break;
             case PRIVACY_SECTION_TAIL:        rc = s_tail (&self); break;
             case PRIVACY_SECTION_DONE:        break;
         }
