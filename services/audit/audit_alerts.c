@@ -13,6 +13,7 @@
 #include "audit_rules.h"
 #include "../../common/cm_hex.h"
 #include "../../common/cm_log.h"
+#include "../../common/cm_url.h"
 
 #define WEBHOOK_QUEUE       256
 #define WEBHOOK_CONNECT_MS  2000
@@ -147,36 +148,7 @@ audit_alerts_clear (audit_alert_t *alert)
 int
 audit_alerts_check_url (const char *url)
 {
-    if (!url)
-        return -1;
-    const char *host;
-    bool tls = false;
-    if (strncasecmp (url, "https://", 8) == 0) {
-        host = url + 8;
-        tls = true;
-    }
-    else
-    if (strncasecmp (url, "http://", 7) == 0)
-        host = url + 7;
-    else
-        return -1;
-    //  Backslashes are refused too: URL parsers disagree on what they mean
-    for (const unsigned char *p = (const unsigned char *) url; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7F || *p == '\\')
-            return -1;
-    size_t authority = strcspn (host, "/?#");
-    if (authority == 0 || memchr (host, '@', authority))
-        return -1;
-    if (tls)
-        return 0;
-    //  Plain HTTP only where nobody else is on the wire
-    static const char *local [] = { "127.0.0.1", "localhost", "[::1]" };
-    for (size_t i = 0; i < sizeof local / sizeof local [0]; i++) {
-        size_t len = strlen (local [i]);
-        if (strncasecmp (host, local [i], len) == 0 && (len == authority || host [len] == ':'))
-            return 0;
-    }
-    return -1;
+    return cm_url_check_outbound (url, true, true);
 }
 
 //  ----------------------------------------------------------------------

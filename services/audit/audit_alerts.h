@@ -97,7 +97,8 @@ void
 
 //  ----------------------------------------------------------------------
 //  0 when url may receive alerts: https://, or http:// to this host only
-//  (127.0.0.1, [::1], localhost); no user info, no spaces. Else -1.
+//  (127.0.0.1, [::1], localhost), a query allowed (cm_url_check_outbound).
+//  Else -1.
 int
     audit_alerts_check_url (const char *url);
 

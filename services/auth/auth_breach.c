@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include "auth_breach.h"
 #include "auth_http.h"
+#include "../../common/cm_url.h"
 #include "../../common/cm_log.h"
 
 #define SHA1_BYTES      20
@@ -194,7 +195,7 @@ auth_breach_new (const char *url, const char *ca_file)
         return self;
     }
     size_t len = strnlen (url, AUTH_BREACH_URL_MAX + 1);
-    if (len > AUTH_BREACH_URL_MAX || auth_http_url_check (url, true, false)) {
+    if (len > AUTH_BREACH_URL_MAX || cm_url_check_outbound (url, true, false)) {
         cm_error ("BREACHED_PASSWORD_RANGE_URL must be https://host[:port]/path (http:// only "
                   "to localhost), with no credentials, query or fragment");
         goto failed;

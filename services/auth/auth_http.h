@@ -25,7 +25,7 @@ typedef enum {
 
 //  One request: GET, or POST of a form when form is set
 typedef struct {
-    const char *url;                //  checked by the caller (auth_http_url_check)
+    const char *url;                //  checked by the caller (cm_url_check_outbound)
     const char *form;               //  application/x-www-form-urlencoded body, NULL = GET
     const char *bearer;             //  Authorization: Bearer, NULL = none
     const char *basic_user;         //  HTTP basic credentials (client_secret_basic),
@@ -37,13 +37,6 @@ typedef struct {
     long connect_ms;                //  connect timeout
     long total_ms;                  //  whole request, connect included
 } auth_http_request_t;
-
-//  ----------------------------------------------------------------------
-//  0 when url is https:// (or http:// to localhost, 127.0.0.1 or ::1 when
-//  allow_local_http) with a host, no user info, no fragment, no spaces or
-//  backslashes, and no query unless allow_query. -1 otherwise.
-int
-    auth_http_url_check (const char *url, bool allow_local_http, bool allow_query);
 
 //  ----------------------------------------------------------------------
 //  Extra trusted CA certificates from a PEM file (one or more), parsed

@@ -13,6 +13,7 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "auth_http.h"
+#include "../../common/cm_url.h"
 #include "auth_idtoken.h"
 #include "auth_oidc.h"
 #include "../../common/cm_log.h"
@@ -111,7 +112,7 @@ s_endpoint (json_t *doc, const char *name, char *out)
 {
     json_t *item = json_object_get (doc, name);
     if (!json_is_string (item) || json_string_length (item) >= ENDPOINT_MAX
-    ||  auth_http_url_check (json_string_value (item), false, true))
+    ||  cm_url_check_outbound (json_string_value (item), false, true))
         return false;
     snprintf (out, ENDPOINT_MAX, "%s", json_string_value (item));
     return true;
