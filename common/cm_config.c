@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "cm_config.h"
+#include "cm_list.h"
 #include "cm_log.h"
 
 extern char **environ;
@@ -254,13 +255,9 @@ int
 cm_config_split (const char *list, char **items, int max)
 {
     int count = 0;
-    const char *p = list;
-    while (p && *p) {
-        const char *end = strchr (p, ',');
-        size_t len = end? (size_t) (end - p): strlen (p);
-        const char *start = p;
-        while (len && isspace ((unsigned char) *start)) { start++; len--; }
-        while (len && isspace ((unsigned char) start [len - 1])) len--;
+    const char *cursor = list, *start;
+    size_t len;
+    while (cm_list_next (&cursor, &start, &len)) {
         if (len) {
             if (count == max) {
                 for (int i = 0; i < count; i++)
@@ -269,7 +266,6 @@ cm_config_split (const char *list, char **items, int max)
             }
             items [count++] = strndup (start, len);
         }
-        p = end? end + 1: NULL;
     }
     return count;
 }

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <civetweb.h>
 #include "gateway_client_ip.h"
+#include "../../common/cm_list.h"
 
 #define S_ITEM_MAX      64              //  longest TRUSTED_PROXIES item ("addr/prefix")
 #define S_ENTRY_MAX     64              //  longest X-Forwarded-For entry ("[addr]:port")
@@ -241,18 +242,9 @@ gateway_client_ip_new (const char *list, char *error, size_t error_size)
             snprintf (error, error_size, "TRUSTED_PROXIES: out of memory");
         return NULL;
     }
-    const char *p = list? list: "";
-    while (*p) {
-        const char *end = strchr (p, ',');
-        size_t len = end? (size_t) (end - p): strlen (p);
-        const char *item = p;
-        p = end? end + 1: p + len;
-        while (len && (*item == ' ' || *item == '\t')) {
-            item++;
-            len--;
-        }
-        while (len && (item [len - 1] == ' ' || item [len - 1] == '\t'))
-            len--;
+    const char *cursor = list, *item;
+    size_t len;
+    while (cm_list_next (&cursor, &item, &len)) {
         if (len == 0)
             continue;               //  "a, , b" or a trailing comma
         if (self->count == GATEWAY_CLIENT_IP_MAX_PROXIES) {

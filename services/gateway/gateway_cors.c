@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <arpa/inet.h>
 #include "gateway_cors.h"
+#include "../../common/cm_list.h"
 
 #define S_ECHO_MAX          60          //  characters of a bad item quoted in an error
 #define S_METHODS_MAX       16          //  methods of one route
@@ -35,24 +36,6 @@ s_tchar (char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
         || (c != '\0' && strchr ("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static bool
-s_ows (char c)
-{
-    return c == ' ' || c == '\t';
-}
-
-//  Trims blanks from both ends of [*start, *start + *len)
-static void
-s_trim (const char **start, size_t *len)
-{
-    while (*len && s_ows (**start)) {
-        (*start)++;
-        (*len)--;
-    }
-    while (*len && s_ows ((*start) [*len - 1]))
-        (*len)--;
 }
 
 static char
@@ -225,13 +208,9 @@ gateway_cors_new (const char *list, char *error, size_t error_size)
             snprintf (error, error_size, "CORS_ALLOWED_ORIGINS: out of memory");
         return NULL;
     }
-    const char *p = list? list: "";
-    while (*p) {
-        const char *end = strchr (p, ',');
-        size_t len = end? (size_t) (end - p): strlen (p);
-        const char *item = p;
-        p = end? end + 1: p + len;
-        s_trim (&item, &len);
+    const char *cursor = list, *item;
+    size_t len;
+    while (cm_list_next (&cursor, &item, &len)) {
         if (len == 0)
             continue;
         char origin [GATEWAY_CORS_ORIGIN_MAX];
@@ -303,12 +282,9 @@ s_route_methods (const char *list, const char *wanted, char *out, size_t size, b
     size_t used = 0;
     int count = 0;
     //  Every item counts, so "GET," and "GET,,POST" are refused
-    for (const char *p = list? list: ""; p; ) {
-        const char *end = strchr (p, ',');
-        size_t len = end? (size_t) (end - p): strlen (p);
-        const char *item = p;
-        p = end? end + 1: NULL;
-        s_trim (&item, &len);
+    const char *cursor = list? list: "", *item;
+    size_t len;
+    while (cm_list_next (&cursor, &item, &len)) {
         if (len == 0 || ++count > S_METHODS_MAX)
             return -1;
         for (size_t i = 0; i < len; i++)
@@ -339,17 +315,11 @@ s_headers_allowed (const char *list)
     size_t total = strnlen (list, GATEWAY_CORS_REQUEST_MAX);
     if (total >= GATEWAY_CORS_REQUEST_MAX)
         return false;
-    const char *whole = list;
-    size_t whole_len = total;
-    s_trim (&whole, &whole_len);
-    if (whole_len == 0)
+    if (list [strspn (list, " \t")] == '\0')
         return true;                    //  present but naming nothing
-    for (const char *p = list; p; ) {
-        const char *end = strchr (p, ',');
-        size_t len = end? (size_t) (end - p): strlen (p);
-        const char *item = p;
-        p = end? end + 1: NULL;
-        s_trim (&item, &len);
+    const char *cursor = list, *item;
+    size_t len;
+    while (cm_list_next (&cursor, &item, &len)) {
         if (len == 0)
             return false;
         for (size_t i = 0; i < len; i++)
