@@ -319,6 +319,31 @@ cleanup:
     return err;
 }
 
+//  The upload under way that id and upload_key name, its row locked in a
+//  transaction begun on *db_p (the caller ends it), and its two paths.
+//  CM_OK, or the failure answered with the transaction ended
+static cm_err_t
+s_upload_open (evidence_worker_t *self, const char *id, const char *upload_key, PGconn **db_p,
+               evidence_row_t *row, char *part, char *stored, cm_reply_info_t *info)
+{
+    if (evidence_files_path (self->cfg->evidence_dir, id, true, part, EVIDENCE_FILES_PATH_MAX)
+    ||  evidence_files_path (self->cfg->evidence_dir, id, false, stored, EVIDENCE_FILES_PATH_MAX))
+        return cm_server_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
+    PGconn *db = *db_p = evidence_worker_db (self);
+    if (!db || !evidence_store_upload_begin (db, id))
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+    //  The row stays locked until the caller is done: chunks of one upload
+    //  never interleave, whichever replica takes them
+    int rc = evidence_store_lock (db, id, row);
+    if (rc == 0 && (!streq (row->status, "uploading") || !s_same_secret (row->upload_key, upload_key)))
+        rc = EVIDENCE_STORE_NOT_FOUND;
+    if (rc == 0)
+        return CM_OK;
+    cm_db_end (db, -1);
+    return rc < 0? cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN)
+                 : cm_server_fail (info, CM_FORBIDDEN, KEY_REFUSED);
+}
+
 static cm_err_t
 s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, cm_reply_info_t *info)
 {
@@ -327,24 +352,14 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
     proto_evidence_upload_chunk_rep_t *rep = (proto_evidence_upload_chunk_rep_t *) rep_;
 
     char part [EVIDENCE_FILES_PATH_MAX], stored [EVIDENCE_FILES_PATH_MAX];
-    if (evidence_files_path (self->cfg->evidence_dir, req->id, true, part, sizeof part)
-    ||  evidence_files_path (self->cfg->evidence_dir, req->id, false, stored, sizeof stored))
-        return cm_server_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
-    PGconn *db = evidence_worker_db (self);
-    if (!db || !evidence_store_upload_begin (db, req->id))
-        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
-    //  The row stays locked until this chunk is written: chunks of one
-    //  upload never interleave, whichever replica takes them
+    PGconn *db;
     evidence_row_t row;
-    int rc = evidence_store_lock (db, req->id, &row);
-    if (rc == 0 && (!streq (row.status, "uploading") || !s_same_secret (row.upload_key, req->upload_key)))
-        rc = EVIDENCE_STORE_NOT_FOUND;
-    if (rc == 0 && evidence_store_act_for (db, row.user_id))
-        rc = -1;
-    if (rc) {
+    cm_err_t opened = s_upload_open (self, req->id, req->upload_key, &db, &row, part, stored, info);
+    if (opened != CM_OK)
+        return opened;
+    if (evidence_store_act_for (db, row.user_id)) {
         cm_db_end (db, -1);
-        return rc < 0? cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN)
-                     : cm_server_fail (info, CM_FORBIDDEN, KEY_REFUSED);
+        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
     }
     int64_t received = 0;
     if (evidence_files_received (part, &received))
@@ -368,7 +383,7 @@ s_upload_chunk (void *state, const cm_ctx_t *ctx, const void *req_, void *rep_, 
     if (received == 0 && len > 0 && !evidence_magic_match (row.content_type, req->data, len))
         return s_drop (db, &row, part, stored, info, CM_UNSUPPORTED_MEDIA, MISMATCH);
     char wrapped_hex [WRAPPED_HEX];
-    rc = evidence_store_user_key (db, row.user_id, wrapped_hex, sizeof wrapped_hex);
+    int rc = evidence_store_user_key (db, row.user_id, wrapped_hex, sizeof wrapped_hex);
     if (rc < 0)
         return s_drop (db, &row, part, stored, info, CM_UNAVAILABLE, STORE_DOWN);
     uint8_t file_key [EVIDENCE_KEYS_BYTES];
@@ -427,21 +442,11 @@ s_upload_abort (void *state, const cm_ctx_t *ctx, const void *req_, void *rep, c
     evidence_worker_t *self = (evidence_worker_t *) state;
     const proto_evidence_upload_abort_req_t *req = (const proto_evidence_upload_abort_req_t *) req_;
     char part [EVIDENCE_FILES_PATH_MAX], stored [EVIDENCE_FILES_PATH_MAX];
-    if (evidence_files_path (self->cfg->evidence_dir, req->id, true, part, sizeof part)
-    ||  evidence_files_path (self->cfg->evidence_dir, req->id, false, stored, sizeof stored))
-        return cm_server_fail (info, CM_INTERNAL, "EVIDENCE_DIR is not usable");
-    PGconn *db = evidence_worker_db (self);
-    if (!db || !evidence_store_upload_begin (db, req->id))
-        return cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN);
+    PGconn *db;
     evidence_row_t row;
-    int rc = evidence_store_lock (db, req->id, &row);
-    if (rc == 0 && (!streq (row.status, "uploading") || !s_same_secret (row.upload_key, req->upload_key)))
-        rc = EVIDENCE_STORE_NOT_FOUND;
-    if (rc) {
-        cm_db_end (db, -1);
-        return rc < 0? cm_server_fail (info, CM_UNAVAILABLE, STORE_DOWN)
-                     : cm_server_fail (info, CM_FORBIDDEN, KEY_REFUSED);
-    }
+    cm_err_t opened = s_upload_open (self, req->id, req->upload_key, &db, &row, part, stored, info);
+    if (opened != CM_OK)
+        return opened;
     s_drop (db, &row, part, stored, info, CM_NO_CONTENT, "aborted by the gateway");
     info->message [0] = 0;
     return CM_NO_CONTENT;
