@@ -10,6 +10,7 @@
     process (a process names a handful of services).
 */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
                                     //  one (and half the budget), e.g. while handshakes finish;
                                     //  a client that never had an answer waits half the budget:
                                     //  its first handshakes may be slow on a busy host
+#define BUFFER_KEEP     (64 * 1024) //  a request buffer larger than this is not kept
 
 //  A host:port that clients resolve, shared by all of them
 typedef struct s_name_s {
@@ -72,6 +74,8 @@ struct cm_client_s {
     int64_t resolve_ms;             //  names resolved again this often
     int64_t next_check;             //  when to look at the answers next (zclock_mono)
     bool answered;                  //  some replica has answered a call
+    msgpack_sbuffer out;            //  the request being encoded, kept between calls
+    msgpack_unpacked in;            //  the reply being decoded, its zone kept between calls
 };
 
 
@@ -432,6 +436,8 @@ cm_client_new (zcert_t *own, const char *keys_dir, cm_svc_t target, const char *
     self->timeout_ms = 3000;
     self->next_cid = 1;
     self->resolve_ms = CM_CLIENT_RESOLVE_MS;
+    msgpack_sbuffer_init (&self->out);
+    msgpack_unpacked_init (&self->in);
     for (int i = 0; i < count; i++) {
         endpoint_t *ep = &self->endpoints [self->endpoint_count++];
         ep->spec = items [i];
@@ -501,6 +507,8 @@ cm_client_destroy (cm_client_t **self_p)
     cm_client_t *self = *self_p;
     if (self) {
         zsock_destroy (&self->sock);
+        msgpack_sbuffer_destroy (&self->out);
+        msgpack_unpacked_destroy (&self->in);
         for (size_t i = 0; i < self->endpoint_count; i++) {
             free (self->endpoints [i].spec);
             s_list_free (&self->endpoints [i].addrs, &self->endpoints [i].addr_count);
@@ -579,16 +587,19 @@ s_send (cm_client_t *self, const cm_ctx_t *ctx, int msg_id, int64_t cid,
     env.cid = cid;
     env.has_cid = true;
 
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
+    msgpack_sbuffer_clear (&self->out);
     proto_error_t err;
-    int rc = proto_envelope_encode (&env, msg->req, req, &buf, &err);
+    int rc = proto_envelope_encode (&env, msg->req, req, &self->out, &err);
     if (rc)
         cm_error ("cannot encode %s: %s", msg->name, err.message);
     else
         //  DONTWAIT with IMMEDIATE: no connected replica means fail now
-        rc = zmq_send (zsock_resolve (self->sock), buf.data, buf.size, ZMQ_DONTWAIT) < 0? -1: 0;
-    msgpack_sbuffer_destroy (&buf);
+        rc = zmq_send (zsock_resolve (self->sock), self->out.data, self->out.size, ZMQ_DONTWAIT) < 0? -1: 0;
+    //  The buffer is kept for the next call, unless a large body grew it
+    if (self->out.alloc > BUFFER_KEEP) {
+        msgpack_sbuffer_destroy (&self->out);
+        msgpack_sbuffer_init (&self->out);
+    }
     return rc;
 }
 
@@ -603,22 +614,22 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
         int64_t left = until - zclock_mono ();
         if (left <= 0)
             return CM_UNAVAILABLE;
-        zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, (long) left);
-        if (rc < 0 && zmq_errno () != EINTR)
-            return CM_UNAVAILABLE;
-        if (rc <= 0)
-            continue;
+        //  A receive that waits itself: no poll round before it
+        zsock_set_rcvtimeo (self->sock, left < INT_MAX? (int) left: INT_MAX);
         zframe_t *frame = zframe_recv (self->sock);
-        if (!frame)
+        if (!frame) {
+            if (zmq_errno () != EAGAIN && zmq_errno () != EINTR)
+                return CM_UNAVAILABLE;
             continue;
+        }
 
-        msgpack_unpacked upk;
-        msgpack_unpacked_init (&upk);
+        //  The zone of the last reply is reused: its first chunk stays
+        if (self->in.zone)
+            msgpack_zone_clear (self->in.zone);
         proto_envelope_t env;
         proto_error_t err;
         cm_err_t status = proto_envelope_decode (zframe_data (frame), zframe_size (frame),
-                                                 &upk, &env, &err);
+                                                 &self->in, &env, &err);
         if (status != CM_OK)
             cm_debug ("%s: undecodable reply from %s dropped: %s", msg->name,
                      cm_svc_name (self->target), err.message);
@@ -649,7 +660,6 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
             }
         }
         proto_clear (&proto_envelope_desc, &env);
-        msgpack_unpacked_destroy (&upk);
         zframe_destroy (&frame);
         if (ours)
             return status;
