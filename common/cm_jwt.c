@@ -1091,6 +1091,27 @@ s_string_is (json_t *item, const char *expected)
 
 
 //  --------------------------------------------------------------------------
+//  The time rules of verification, alone: a verifier that kept the claims
+//  of a token it verified applies the same ones again later.
+
+cm_jwt_result_t
+cm_jwt_claims_current (const cm_jwt_claims_t *claims, int64_t now, int64_t leeway_s)
+{
+    assert (claims);
+    assert (leeway_s >= 0 && leeway_s <= CM_JWT_LEEWAY_MAX);
+    //  Times are bounded by TIME_MAX and leeway by CM_JWT_LEEWAY_MAX, so
+    //  only now can be extreme: it is kept alone on its side
+    if (now >= claims->exp + leeway_s)
+        return CM_JWT_EXPIRED;
+    if (now < claims->nbf - leeway_s || claims->iat - leeway_s > now)
+        return CM_JWT_NOT_YET_VALID;
+    if (claims->auth_time - leeway_s > now)
+        return CM_JWT_BAD_CLAIMS;
+    return CM_JWT_OK;
+}
+
+
+//  --------------------------------------------------------------------------
 //  Check the payload claims and fill claims. Returns the first failure.
 
 static cm_jwt_result_t
@@ -1126,25 +1147,19 @@ s_check_claims (const uint8_t *text, size_t len, const char *iss, const char *au
         goto cleanup;
 
     result = CM_JWT_BAD_CLAIMS;
-    int nbf_rc;
     if (s_time_claim (payload, "exp", true, &claims->exp) != 0
     ||  s_time_claim (payload, "iat", true, &claims->iat) != 0
     ||  s_time_claim (payload, "auth_time", true, &claims->auth_time) != 0
-    ||  (nbf_rc = s_time_claim (payload, "nbf", false, &claims->nbf)) < 0)
+    ||  s_time_claim (payload, "nbf", false, &claims->nbf) < 0)
         goto cleanup;
 
-    //  Times are bounded by TIME_MAX and leeway by CM_JWT_LEEWAY_MAX, so
-    //  only now can be extreme: it is kept alone on its side
-    result = CM_JWT_EXPIRED;
-    if (now >= claims->exp + leeway)
-        goto cleanup;
-    result = CM_JWT_NOT_YET_VALID;
-    if ((nbf_rc == 0 && now < claims->nbf - leeway) || claims->iat - leeway > now)
+    //  An absent nbf stays 0 (cm_jwt_verify zeroed claims): no lower bound
+    result = cm_jwt_claims_current (claims, now, leeway);
+    if (result != CM_JWT_OK)
         goto cleanup;
 
     result = CM_JWT_BAD_CLAIMS;
-    if (claims->exp < claims->iat || claims->exp - claims->iat > CM_JWT_LIFETIME_MAX
-    ||  claims->auth_time - leeway > now)
+    if (claims->exp < claims->iat || claims->exp - claims->iat > CM_JWT_LIFETIME_MAX)
         goto cleanup;
     json_t *sub = json_object_get (payload, "sub");
     json_t *sid = json_object_get (payload, "sid");

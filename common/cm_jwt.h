@@ -151,6 +151,14 @@ cm_jwt_result_t
                    cm_jwt_claims_t *claims);
 
 //  ----------------------------------------------------------------------
+//  Apply verification's time rules to claims cm_jwt_verify returned
+//  earlier: CM_JWT_EXPIRED when now >= exp + leeway_s, CM_JWT_NOT_YET_VALID
+//  when now < nbf - leeway_s or iat - leeway_s > now, CM_JWT_BAD_CLAIMS
+//  when auth_time - leeway_s > now, else CM_JWT_OK.
+cm_jwt_result_t
+    cm_jwt_claims_current (const cm_jwt_claims_t *claims, int64_t now, int64_t leeway_s);
+
+//  ----------------------------------------------------------------------
 //  A stable snake_case name for a result, for logs.
 const char *
     cm_jwt_result_str (cm_jwt_result_t result);

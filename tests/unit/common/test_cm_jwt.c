@@ -411,6 +411,39 @@ Test (cm_jwt, sign_verify_round_trip, .init = s_setup, .fini = s_teardown, .time
     cr_assert_str_neq (out.jti, jti);
 }
 
+//  The time rules alone say what verify says of a good token at any moment,
+//  so a verifier that kept the claims may apply them again later
+Test (cm_jwt, time_rules_alone_agree_with_verify, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
+{
+    cm_jwt_claims_t in, out, kept;
+    char token [CM_JWT_TOKEN_MAX + 1];
+    s_claims (&in);
+    in.nbf = NOW - 30;                  //  after iat, before now
+    in.auth_time = NOW - 20;            //  the latest of them
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 30, &kept), CM_JWT_OK);
+    int verdicts [4] = { 0 };
+    for (int64_t now = NOW - 200; now <= in.exp + 100; now += 5)
+        for (int64_t leeway = 0; leeway <= 60; leeway += 30) {
+            cm_jwt_result_t result = cm_jwt_verify (s_keys, token, ISS, AUD, now, leeway, &out);
+            cr_assert_eq (cm_jwt_claims_current (&kept, now, leeway), result,
+                          "now %lld leeway %lld: verify says %s", (long long) now, (long long) leeway,
+                          cm_jwt_result_str (result));
+            verdicts [result == CM_JWT_OK? 0: result == CM_JWT_EXPIRED? 1
+                    : result == CM_JWT_NOT_YET_VALID? 2: 3]++;
+        }
+    //  Every rule was met on the way: early, valid, auth_time ahead, expired
+    cr_assert (verdicts [0] && verdicts [1] && verdicts [2] && verdicts [3]);
+    //  Without nbf there is no lower bound but iat's
+    s_claims (&in);
+    in.nbf = 0;
+    cr_assert_eq (cm_jwt_sign (s_keys, ISS, AUD, &in, token, sizeof token), 0);
+    cr_assert_eq (cm_jwt_verify (s_keys, token, ISS, AUD, NOW, 0, &kept), CM_JWT_OK);
+    cr_assert_eq (kept.nbf, 0);
+    cr_assert_eq (cm_jwt_claims_current (&kept, in.iat, 0), CM_JWT_OK);
+    cr_assert_eq (cm_jwt_claims_current (&kept, in.iat - 1, 0), CM_JWT_NOT_YET_VALID);
+}
+
 Test (cm_jwt, older_keys_still_verify, .init = s_setup, .fini = s_teardown, .timeout = TEST_TIMEOUT)
 {
     char header [256], payload [1024];
