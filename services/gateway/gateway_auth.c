@@ -1,7 +1,9 @@
-/*  gateway_auth - bearer token verification with a cached key set */
+/*  gateway_auth - bearer token verification with a cached key set and verified tokens */
 #include <pthread.h>
 #include <strings.h>
+#include <openssl/evp.h>
 #include "gateway_auth.h"
+#include "gateway_token_cache.h"
 #include "../../common/cm_jwt.h"
 #include "../../common/cm_redis.h"
 #include "../../common/cm_log.h"
@@ -20,6 +22,37 @@ static cm_jwt_keys_t *s_keys;           //  guarded by s_lock
 static char s_issuer [257];             //  guarded by s_lock
 static char s_audience [257];           //  guarded by s_lock
 static int64_t s_last_refresh;          //  guarded by s_lock
+//  Tokens verified with s_keys: made with the first key set, invalidated
+//  when a fetch brings a different one (the cache locks its own slots)
+static gateway_token_cache_t *s_cache;  //  the pointer guarded by s_lock; NULL: no cache
+static uint8_t s_fingerprint [32];      //  of the key set, issuer and audience; guarded by s_lock
+
+//  SHA-256 over what a verification depends on: issuer, audience and every
+//  key. The fields hold no NUL, so NUL-separated they cannot run together.
+//  Returns 0, or -1 (the caller then treats the set as changed).
+static int
+s_jwks_fingerprint (const proto_auth_jwks_rep_t *jwks, uint8_t digest [32])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new ();
+    int ok = md && EVP_DigestInit_ex (md, EVP_sha256 (), NULL) == 1;
+    const char *fields [3 * CM_JWT_KEYS_MAX + 2];
+    size_t count = 0;
+    fields [count++] = jwks->issuer;
+    fields [count++] = jwks->audience;
+    for (uint32_t i = 0; i < jwks->keys_count && count + 3 <= sizeof fields / sizeof fields [0]; i++) {
+        fields [count++] = jwks->keys [i].kid;
+        fields [count++] = jwks->keys [i].x;
+        fields [count++] = jwks->keys [i].y;
+    }
+    for (size_t i = 0; ok && i < count; i++) {
+        const char *field = fields [i]? fields [i]: "";
+        ok = EVP_DigestUpdate (md, field, strlen (field) + 1) == 1;
+    }
+    unsigned int len = 0;
+    ok = ok && EVP_DigestFinal_ex (md, digest, &len) == 1 && len == 32;
+    EVP_MD_CTX_free (md);
+    return ok? 0: -1;
+}
 
 //  Fetches auth's keys and replaces the set with them, at most once per
 //  REFRESH_INTERVAL_MS (every_ms for a routine refresh). With wait, waits
@@ -58,12 +91,22 @@ s_refresh (gateway_req_t *req, int64_t every_ms, bool wait)
         cm_jwt_keys_add_public_jwk (fresh, jwks.keys [i].kid, jwks.keys [i].x, jwks.keys [i].y);
     int rc = fresh && cm_jwt_keys_count (fresh) > 0? 0: -1;
     if (rc == 0) {
+        uint8_t fingerprint [32];
+        bool known = s_jwks_fingerprint (&jwks, fingerprint) == 0;
+        if (!known)
+            memset (fingerprint, 0, sizeof fingerprint);
         pthread_rwlock_wrlock (&s_lock);
         cm_jwt_keys_t *old = s_keys;
         s_keys = fresh;
         fresh = NULL;
         snprintf (s_issuer, sizeof s_issuer, "%s", jwks.issuer);
         snprintf (s_audience, sizeof s_audience, "%s", jwks.audience);
+        if (!s_cache && !(s_cache = gateway_token_cache_new (GATEWAY_TOKEN_CACHE_SLOTS)))
+            cm_warn ("no verified-token cache: every request verifies its token");
+        //  A key withdrawn, added or replaced: no token verified before counts
+        if (s_cache && (!known || memcmp (fingerprint, s_fingerprint, sizeof fingerprint) != 0))
+            gateway_token_cache_invalidate (s_cache);
+        memcpy (s_fingerprint, fingerprint, sizeof s_fingerprint);
         pthread_rwlock_unlock (&s_lock);
         cm_jwt_keys_destroy (&old);
     }
@@ -75,14 +118,25 @@ s_refresh (gateway_req_t *req, int64_t every_ms, bool wait)
     return rc;
 }
 
+//  A token verified before, with the keys in use now, is taken from the
+//  cache under the same time rules; any other is verified and, when it
+//  passes, remembered for this key set
 static cm_jwt_result_t
 s_verify (const char *token, cm_jwt_claims_t *claims, bool *have_keys)
 {
+    int64_t now = zclock_time () / 1000;
     pthread_rwlock_rdlock (&s_lock);
     *have_keys = s_keys && cm_jwt_keys_count (s_keys) > 0;
-    cm_jwt_result_t result = *have_keys
-        ? cm_jwt_verify (s_keys, token, s_issuer, s_audience, zclock_time () / 1000, LEEWAY_S, claims)
-        : CM_JWT_UNKNOWN_KID;
+    cm_jwt_result_t result = CM_JWT_UNKNOWN_KID;
+    if (*have_keys && s_cache && gateway_token_cache_get (s_cache, token, now, LEEWAY_S, claims))
+        result = CM_JWT_OK;
+    else
+    if (*have_keys) {
+        uint64_t generation = s_cache? gateway_token_cache_generation (s_cache): 0;
+        result = cm_jwt_verify (s_keys, token, s_issuer, s_audience, now, LEEWAY_S, claims);
+        if (result == CM_JWT_OK && s_cache)
+            gateway_token_cache_put (s_cache, token, generation, claims);
+    }
     pthread_rwlock_unlock (&s_lock);
     return result;
 }
@@ -189,9 +243,20 @@ gateway_auth_jwks_json (gateway_req_t *req, char *buf, size_t size)
 }
 
 void
+gateway_auth_cache_counts (uint64_t *hits, uint64_t *misses)
+{
+    pthread_rwlock_rdlock (&s_lock);
+    *hits = s_cache? gateway_token_cache_hits (s_cache): 0;
+    *misses = s_cache? gateway_token_cache_misses (s_cache): 0;
+    pthread_rwlock_unlock (&s_lock);
+}
+
+void
 gateway_auth_shutdown (void)
 {
     pthread_rwlock_wrlock (&s_lock);
     cm_jwt_keys_destroy (&s_keys);
+    gateway_token_cache_destroy (&s_cache);
+    memset (s_fingerprint, 0, sizeof s_fingerprint);
     pthread_rwlock_unlock (&s_lock);
 }

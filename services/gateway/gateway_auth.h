@@ -5,7 +5,10 @@
     The key set, issuer and audience come from auth itself (auth.jwks), on
     first use and again when a token names an unknown kid (at most once a
     second). Any failure on the way is a refusal: 401 for a bad token, 503
-    when the keys cannot be had.
+    when the keys cannot be had. A token that verified is remembered for
+    the key set it verified with (gateway_token_cache), so its signature is
+    checked once, not on every request; whether its session has ended is
+    still asked every time.
 */
 #ifndef GATEWAY_AUTH_H_INCLUDED
 #define GATEWAY_AUTH_H_INCLUDED
@@ -22,6 +25,11 @@ int
 //  could not be reached
 size_t
     gateway_auth_jwks_json (gateway_req_t *req, char *buf, size_t size);
+
+//  Verified-token cache counters for /metrics: tokens found, and tokens
+//  that had to be verified (0 before the first key set)
+void
+    gateway_auth_cache_counts (uint64_t *hits, uint64_t *misses);
 
 //  Release the cached keys (at shutdown)
 void

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include "gateway_audit.h"
+#include "gateway_auth.h"
 #include "gateway_edge.h"
 #include "gateway_http.h"
 #include "gateway_tls.h"
@@ -354,6 +355,7 @@ s_metrics (struct mg_connection *conn, void *cbdata)
         .limiter_fallbacks = gateway_edge_limiter_fallbacks (self->edge),
         .limiter_errors = gateway_edge_limiter_errors (self->edge)
     };
+    gateway_auth_cache_counts (&extra.token_cache_hits, &extra.token_cache_misses);
     size_t len = gateway_metrics_render (body, sizeof body, &extra);
     mg_printf (conn, "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
                      "Content-Length: %zu\r\nCache-Control: no-store\r\n\r\n", len);

@@ -163,6 +163,12 @@ gateway_metrics_render (char *buf, size_t size, const gateway_metrics_extra_t *e
     OUT ("# HELP gateway_ratelimit_redis_errors_total Redis errors seen by the rate limiter.\n");
     OUT ("# TYPE gateway_ratelimit_redis_errors_total counter\n");
     OUT ("gateway_ratelimit_redis_errors_total %llu\n", (unsigned long long) (extra? extra->limiter_errors: 0));
+    OUT ("# HELP gateway_token_cache_hits_total Bearer tokens found verified already (no signature check).\n");
+    OUT ("# TYPE gateway_token_cache_hits_total counter\n");
+    OUT ("gateway_token_cache_hits_total %llu\n", (unsigned long long) (extra? extra->token_cache_hits: 0));
+    OUT ("# HELP gateway_token_cache_misses_total Bearer tokens not in the verified-token cache.\n");
+    OUT ("# TYPE gateway_token_cache_misses_total counter\n");
+    OUT ("gateway_token_cache_misses_total %llu\n", (unsigned long long) (extra? extra->token_cache_misses: 0));
     OUT ("# HELP gateway_audit_dropped_total Audit events dropped because the queue and the spool were full.\n");
     OUT ("# TYPE gateway_audit_dropped_total counter\n");
     OUT ("gateway_audit_dropped_total %llu\n", (unsigned long long) gateway_audit_dropped ());

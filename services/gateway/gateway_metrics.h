@@ -30,6 +30,8 @@ void
 typedef struct {
     uint64_t limiter_fallbacks;     //  rate-limit decisions made without Redis
     uint64_t limiter_errors;        //  Redis errors seen by the limiter
+    uint64_t token_cache_hits;      //  bearer tokens found verified already
+    uint64_t token_cache_misses;    //  bearer tokens that had to be verified
 } gateway_metrics_extra_t;
 
 //  Write the exposition text into buf; returns its length
