@@ -4,7 +4,6 @@
 #include <openssl/evp.h>
 #include "gateway_auth.h"
 #include "gateway_token_cache.h"
-#include "../../common/cm_jwt.h"
 #include "../../common/cm_redis.h"
 #include "../../common/cm_log.h"
 
@@ -141,36 +140,8 @@ s_verify (const char *token, cm_jwt_claims_t *claims, bool *have_keys)
     return result;
 }
 
-//  1 if the token's session has ended, 0 if it is alive, -1 if neither
-//  Redis's revocation list nor auth itself can say (the caller refuses:
-//  fail closed). Auth's session table is the source of truth; Redis is the
-//  fast path, so a Redis outage slows requests down but does not stop them.
-static int
-s_session_ended (gateway_req_t *req, const cm_jwt_claims_t *claims)
-{
-    char key [64];
-    snprintf (key, sizeof key, CM_REDIS_REVOKED_PREFIX "%s", claims->sid);
-    const char *argv [] = { "EXISTS", key };
-    redisReply *reply = cm_redis_command (req->backends->redis, 2, argv);
-    int ended = reply && reply->type == REDIS_REPLY_INTEGER? reply->integer != 0: -1;
-    freeReplyObject (reply);
-    if (ended >= 0)
-        return ended;
-
-    cm_ctx_t ctx = req->ctx;
-    snprintf (ctx.uid, sizeof ctx.uid, "%s", claims->sub);
-    snprintf (ctx.sid, sizeof ctx.sid, "%s", claims->sid);
-    ctx.roles_count = 0;
-    ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
-    proto_auth_session_check_req_t check = { 0 };
-    proto_auth_session_check_rep_t answer = { 0 };
-    cm_err_t status = gateway_backends_call (req->backends, CM_SVC_AUTH, &ctx, PROTO_MSG_auth_session_check,
-                                             &check, &answer, NULL);
-    return status == CM_OK? 0: status == CM_UNAUTHORIZED? 1: -1;
-}
-
 int
-gateway_auth_verify (gateway_req_t *req)
+gateway_auth_token (gateway_req_t *req, cm_jwt_claims_t *claims)
 {
     const char *header = mg_get_header (req->conn, "Authorization");
     if (!header || strncasecmp (header, "Bearer ", 7) != 0 || !header [7]) {
@@ -180,14 +151,13 @@ gateway_auth_verify (gateway_req_t *req)
     const char *token = header + 7;
     while (*token == ' ')
         token++;
-    cm_jwt_claims_t claims;
     bool have_keys;
     s_refresh (req, KEYS_MAX_AGE_MS, false);
-    cm_jwt_result_t result = s_verify (token, &claims, &have_keys);
+    cm_jwt_result_t result = s_verify (token, claims, &have_keys);
     if (result == CM_JWT_UNKNOWN_KID) {
         //  No keys yet, or a new one: fetched now, or by the fetch waited for
         s_refresh (req, REFRESH_INTERVAL_MS, true);
-        result = s_verify (token, &claims, &have_keys);
+        result = s_verify (token, claims, &have_keys);
     }
     if (!have_keys) {
         gateway_send_error (req, 503, "service_unavailable", "cannot verify tokens right now");
@@ -198,8 +168,32 @@ gateway_auth_verify (gateway_req_t *req)
         gateway_send_error (req, 401, "invalid_token", "the access token is invalid or expired");
         return 401;
     }
-    //  A valid signature is not enough: the session may have ended since
-    int ended = s_session_ended (req, &claims);
+    return 0;
+}
+
+void
+gateway_auth_revoked_key (const cm_jwt_claims_t *claims, char *key, size_t size)
+{
+    snprintf (key, size, CM_REDIS_REVOKED_PREFIX "%s", claims->sid);
+}
+
+//  Auth's session table is the source of truth; Redis is the fast path, so
+//  a Redis outage slows requests down but does not stop them
+int
+gateway_auth_session (gateway_req_t *req, const cm_jwt_claims_t *claims, int ended)
+{
+    if (ended < 0) {
+        cm_ctx_t ctx = req->ctx;
+        snprintf (ctx.uid, sizeof ctx.uid, "%s", claims->sub);
+        snprintf (ctx.sid, sizeof ctx.sid, "%s", claims->sid);
+        ctx.roles_count = 0;
+        ctx.deadline = zclock_mono () + req->cfg->backend_timeout_ms;
+        proto_auth_session_check_req_t check = { 0 };
+        proto_auth_session_check_rep_t answer = { 0 };
+        cm_err_t status = gateway_backends_call (req->backends, CM_SVC_AUTH, &ctx, PROTO_MSG_auth_session_check,
+                                                 &check, &answer, NULL);
+        ended = status == CM_OK? 0: status == CM_UNAUTHORIZED? 1: -1;
+    }
     if (ended < 0) {
         gateway_send_error (req, 503, "service_unavailable", "cannot check the session right now");
         return 503;
@@ -208,13 +202,30 @@ gateway_auth_verify (gateway_req_t *req)
         gateway_send_error (req, 401, "invalid_token", "the session has ended");
         return 401;
     }
-    snprintf (req->ctx.uid, sizeof req->ctx.uid, "%s", claims.sub);
-    snprintf (req->ctx.sid, sizeof req->ctx.sid, "%s", claims.sid);
-    for (uint32_t i = 0; i < claims.roles_count && i < CM_MAX_ROLES; i++)
-        snprintf (req->ctx.roles [i], sizeof req->ctx.roles [i], "%s", claims.roles [i]);
-    req->ctx.roles_count = claims.roles_count < CM_MAX_ROLES? claims.roles_count: CM_MAX_ROLES;
-    req->ctx.auth_time = claims.auth_time;
+    snprintf (req->ctx.uid, sizeof req->ctx.uid, "%s", claims->sub);
+    snprintf (req->ctx.sid, sizeof req->ctx.sid, "%s", claims->sid);
+    for (uint32_t i = 0; i < claims->roles_count && i < CM_MAX_ROLES; i++)
+        snprintf (req->ctx.roles [i], sizeof req->ctx.roles [i], "%s", claims->roles [i]);
+    req->ctx.roles_count = claims->roles_count < CM_MAX_ROLES? claims->roles_count: CM_MAX_ROLES;
+    req->ctx.auth_time = claims->auth_time;
     return 0;
+}
+
+int
+gateway_auth_verify (gateway_req_t *req)
+{
+    cm_jwt_claims_t claims;
+    int status = gateway_auth_token (req, &claims);
+    if (status)
+        return status;
+    //  A valid signature is not enough: the session may have ended since
+    char key [64];
+    gateway_auth_revoked_key (&claims, key, sizeof key);
+    const char *argv [] = { "EXISTS", key };
+    redisReply *reply = cm_redis_command (req->backends->redis, 2, argv);
+    int ended = reply && reply->type == REDIS_REPLY_INTEGER? reply->integer != 0: -1;
+    freeReplyObject (reply);
+    return gateway_auth_session (req, &claims, ended);
 }
 
 size_t

@@ -1,4 +1,5 @@
 /*  gateway_edge - the policies every request meets at the door */
+#include <assert.h>
 #include <czmq.h>
 #include "gateway_edge.h"
 #include "gateway_audit.h"
@@ -106,37 +107,61 @@ int
 gateway_edge_limit (gateway_edge_t *self, gateway_req_t *req, gateway_rl_bucket_t bucket,
                     const char *account)
 {
-    char subject [GATEWAY_RL_SUBJECT_MAX];
-    gateway_rl_result_t result;
-    gateway_rl_verdict_t verdict = GATEWAY_RL_UNAVAILABLE;
-    if (gateway_ratelimit_subject (bucket, req->ctx.uid, req->ctx.ip, account, subject, sizeof subject) == 0)
-        verdict = gateway_ratelimit_take (self->limits, req->backends->redis, bucket, subject, &result);
+    gateway_edge_count_t count;
+    gateway_edge_count (self, req, bucket, req->ctx.uid, account, NULL, &count);
+    return gateway_edge_answer (self, req, &count);
+}
+
+gateway_rl_verdict_t
+gateway_edge_count (gateway_edge_t *self, gateway_req_t *req, gateway_rl_bucket_t bucket,
+                    const char *uid, const char *account, const char *unless,
+                    gateway_edge_count_t *count)
+{
+    count->bucket = bucket;
+    memset (&count->result, 0, sizeof count->result);
+    count->result.verdict = GATEWAY_RL_UNAVAILABLE;
+    if (gateway_ratelimit_subject (bucket, uid, req->ctx.ip, account, count->subject,
+                                   sizeof count->subject) == 0)
+        gateway_ratelimit_check_unless (self->limits, req->backends->redis, bucket, count->subject,
+                                        unless, &count->result);
+    return count->result.verdict;
+}
+
+int
+gateway_edge_answer (gateway_edge_t *self, gateway_req_t *req, gateway_edge_count_t *count)
+{
+    assert (count->result.verdict != GATEWAY_RL_VETOED);
+    gateway_rl_result_t *result = &count->result;
+    gateway_rl_verdict_t verdict = result->verdict;
+    if (verdict == GATEWAY_RL_UNAVAILABLE)
+        verdict = gateway_ratelimit_fallback (self->limits, count->bucket, count->subject, result);
     if (verdict == GATEWAY_RL_UNAVAILABLE) {
         gateway_send_error (req, 503, "service_unavailable", "cannot check the rate limit right now");
         return 503;
     }
     //  One set of RateLimit-* lines: those of the bucket closest to its limit
-    bool tighter = req->limit_remaining < 0 || result.remaining < req->limit_remaining
+    bool tighter = req->limit_remaining < 0 || result->remaining < req->limit_remaining
                 || verdict == GATEWAY_RL_LIMITED;
     if (tighter) {
         if (req->limit_remaining >= 0)
             req->headers_len = req->limit_headers_at;
         req->limit_headers_at = req->headers_len;
-        req->limit_remaining = result.remaining;
-        gateway_ratelimit_headers (&result, false, req->headers, sizeof req->headers, &req->headers_len);
+        req->limit_remaining = result->remaining;
+        gateway_ratelimit_headers (result, false, req->headers, sizeof req->headers, &req->headers_len);
     }
     if (verdict == GATEWAY_RL_ALLOWED)
         return 0;
-    req->retry_after_s = result.reset_s;
+    req->retry_after_s = result->reset_s;
     //  One audit event per caller and bucket a minute: an attack must not
     //  flood the trail it is recorded in
+    const char *bucket = gateway_ratelimit_bucket_name (count->bucket);
     char throttle [GATEWAY_RL_SUBJECT_MAX + 32];
     gateway_rl_result_t ignored;
-    snprintf (throttle, sizeof throttle, "%s:%s", gateway_ratelimit_bucket_name (bucket), subject);
+    snprintf (throttle, sizeof throttle, "%s:%s", bucket, count->subject);
     if (gateway_ratelimit_local (self->limits, "audit", throttle, 1, 60000, &ignored) == GATEWAY_RL_ALLOWED) {
         char detail [160];
         snprintf (detail, sizeof detail, "{\"bucket\":\"%s\",\"limit\":%lld}",
-                  gateway_ratelimit_bucket_name (bucket), (long long) result.limit);
+                  bucket, (long long) result->limit);
         gateway_audit_event (&req->ctx, "ratelimit.exceeded", "denied", detail);
     }
     gateway_send_error (req, 429, "rate_limited", "too many requests: try again later");

@@ -49,9 +49,34 @@ bool
 //  Adds the RateLimit-* headers. Returns 0 to go on, or the status already
 //  answered: 429 (with Retry-After, audited at most once a minute per
 //  caller) or 503 when a fail-closed bucket cannot be checked.
+//  gateway_edge_count then gateway_edge_answer.
 int
     gateway_edge_limit (gateway_edge_t *self, gateway_req_t *req, gateway_rl_bucket_t bucket,
                         const char *account);
+
+//  A count in Redis whose answer is still to be given
+typedef struct {
+    gateway_rl_bucket_t bucket;
+    char subject [GATEWAY_RL_SUBJECT_MAX];  //  "" when none could be built
+    gateway_rl_result_t result;             //  what Redis said
+} gateway_edge_count_t;
+
+//  ----------------------------------------------------------------------
+//  Count req against bucket in Redis into count, answering nothing. The
+//  subject is uid when not NULL or "", else the client IP, or account.
+//  With unless (a Redis key; NULL: none), nothing is counted when that key
+//  exists. Returns count->result.verdict: GATEWAY_RL_VETOED when unless
+//  exists, GATEWAY_RL_UNAVAILABLE when Redis could not say.
+gateway_rl_verdict_t
+    gateway_edge_count (gateway_edge_t *self, gateway_req_t *req, gateway_rl_bucket_t bucket,
+                        const char *uid, const char *account, const char *unless,
+                        gateway_edge_count_t *count);
+
+//  Answer for a count that was not vetoed, as gateway_edge_limit does:
+//  when Redis could not say, the in-process limiter decides (or 503 for a
+//  fail-closed bucket). Returns 0 to go on, or the status already answered.
+int
+    gateway_edge_answer (gateway_edge_t *self, gateway_req_t *req, gateway_edge_count_t *count);
 
 //  ----------------------------------------------------------------------
 //  Counters for /metrics

@@ -36,9 +36,13 @@
 #define S_NAME_MAX      24              //  longest bucket name in a key
 #define S_WINDOW_MAX_MS (24LL * 3600 * 1000)
 
-//  KEYS[1] the counter; ARGV[1] the limit; ARGV[2] the window in ms.
-//  Returns { allowed 0|1, count in this window, ms until it ends }.
+//  KEYS[1] the counter; KEYS[2], optional, a key whose presence vetoes the
+//  count; ARGV[1] the limit; ARGV[2] the window in ms. Returns { allowed
+//  0|1, count in this window, ms until it ends }, or { -1, 0, 0 } vetoed.
 static const char s_script [] =
+    "if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then\n"
+    "  return {-1, 0, 0}\n"
+    "end\n"
     "local limit = tonumber(ARGV[1])\n"
     "local window = tonumber(ARGV[2])\n"
     "local ttl = redis.call('PTTL', KEYS[1])\n"
@@ -353,32 +357,33 @@ s_redis_failed (gateway_ratelimit_t *self, const char *name)
                    (const char *) NULL);
 }
 
-//  The script's reply: exactly three integers
+//  The script's reply: exactly three integers; a veto only when one was asked for
 static int
-s_parse_reply (const redisReply *reply, bool *allowed, int64_t *count, int64_t *left_ms)
+s_parse_reply (const redisReply *reply, bool vetoable, int *flag, int64_t *count, int64_t *left_ms)
 {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
         return -1;
     for (size_t i = 0; i < 3; i++)
         if (!reply->element [i] || reply->element [i]->type != REDIS_REPLY_INTEGER)
             return -1;
-    long long flag = reply->element [0]->integer;
-    if ((flag != 0 && flag != 1) || reply->element [1]->integer < 0)
+    long long value = reply->element [0]->integer;
+    if ((value != 0 && value != 1 && !(value == -1 && vetoable)) || reply->element [1]->integer < 0)
         return -1;
-    *allowed = flag == 1;
+    *flag = (int) value;
     *count = reply->element [1]->integer;
     *left_ms = reply->element [2]->integer;
     return 0;
 }
 
-gateway_rl_verdict_t
-gateway_ratelimit_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const char *name,
-                         const char *subject, int64_t limit, int64_t window_ms,
-                         gateway_rl_result_t *result)
+//  gateway_ratelimit_redis, with the optional veto key unless
+static gateway_rl_verdict_t
+s_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const char *name, const char *subject,
+         int64_t limit, int64_t window_ms, const char *unless, gateway_rl_result_t *result)
 {
     assert (self);
     assert (result);
-    if (!s_valid_args (name, subject, limit, window_ms)) {
+    if (!s_valid_args (name, subject, limit, window_ms)
+    ||  (unless && !s_printable (unless, GATEWAY_RL_KEY_MAX - 1))) {
         cm_warn ("rate limiter: refused a malformed check");
         return s_unavailable (result, limit);
     }
@@ -390,10 +395,18 @@ gateway_ratelimit_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const cha
     snprintf (key, sizeof key, "rl:%s:%s", name, subject);
     snprintf (limit_text, sizeof limit_text, "%lld", (long long) limit);
     snprintf (window_text, sizeof window_text, "%lld", (long long) window_ms);
-    const char *argv [] = { "EVALSHA", self->sha, "1", key, limit_text, window_text };
+    const char *argv [] = { "EVALSHA", self->sha, "1", key, limit_text, window_text, NULL };
+    int argc = 6;
+    if (unless) {
+        //  Keys come before arguments: the veto key goes after the counter
+        argv [2] = "2";
+        memmove (&argv [5], &argv [4], 2 * sizeof argv [0]);
+        argv [4] = unless;
+        argc = 7;
+    }
     redisReply *reply = NULL;
     if (atomic_load (&self->script_known)) {
-        reply = cm_redis_command (redis, 6, argv);
+        reply = cm_redis_command (redis, argc, argv);
         if (!reply)
             atomic_store (&self->script_known, false);
     }
@@ -402,11 +415,11 @@ gateway_ratelimit_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const cha
         //  yet: send the script itself, which caches it for every connection
         argv [0] = "EVAL";
         argv [1] = s_script;
-        reply = cm_redis_command (redis, 6, argv);
+        reply = cm_redis_command (redis, argc, argv);
     }
-    bool allowed;
+    int flag;
     int64_t count, left_ms;
-    int rc = s_parse_reply (reply, &allowed, &count, &left_ms);
+    int rc = s_parse_reply (reply, unless != NULL, &flag, &count, &left_ms);
     if (rc == 0)
         atomic_store (&self->script_known, true);
     if (reply && rc)
@@ -416,7 +429,21 @@ gateway_ratelimit_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const cha
         s_redis_failed (self, name);
         return s_unavailable (result, limit);
     }
-    return s_result (result, allowed, limit, count, left_ms);
+    if (flag < 0) {
+        memset (result, 0, sizeof *result);
+        result->verdict = GATEWAY_RL_VETOED;
+        result->limit = limit;
+        return result->verdict;
+    }
+    return s_result (result, flag == 1, limit, count, left_ms);
+}
+
+gateway_rl_verdict_t
+gateway_ratelimit_redis (gateway_ratelimit_t *self, cm_redis_t *redis, const char *name,
+                         const char *subject, int64_t limit, int64_t window_ms,
+                         gateway_rl_result_t *result)
+{
+    return s_redis (self, redis, name, subject, limit, window_ms, NULL, result);
 }
 
 gateway_rl_verdict_t
@@ -424,11 +451,18 @@ gateway_ratelimit_check (gateway_ratelimit_t *self, cm_redis_t *redis,
                          gateway_rl_bucket_t bucket, const char *subject,
                          gateway_rl_result_t *result)
 {
+    return gateway_ratelimit_check_unless (self, redis, bucket, subject, NULL, result);
+}
+
+gateway_rl_verdict_t
+gateway_ratelimit_check_unless (gateway_ratelimit_t *self, cm_redis_t *redis,
+                                gateway_rl_bucket_t bucket, const char *subject,
+                                const char *unless, gateway_rl_result_t *result)
+{
     assert (self);
     assert (bucket >= 0 && bucket < GATEWAY_RL_BUCKETS);
-    return gateway_ratelimit_redis (self, redis, s_buckets [bucket].name, subject,
-                                    self->limits [bucket], s_buckets [bucket].window_s * 1000,
-                                    result);
+    return s_redis (self, redis, s_buckets [bucket].name, subject, self->limits [bucket],
+                    s_buckets [bucket].window_s * 1000, unless, result);
 }
 
 gateway_rl_verdict_t
@@ -436,16 +470,25 @@ gateway_ratelimit_take (gateway_ratelimit_t *self, cm_redis_t *redis,
                         gateway_rl_bucket_t bucket, const char *subject,
                         gateway_rl_result_t *result)
 {
+    gateway_rl_verdict_t verdict = gateway_ratelimit_check (self, redis, bucket, subject, result);
+    if (verdict == GATEWAY_RL_UNAVAILABLE)
+        verdict = gateway_ratelimit_fallback (self, bucket, subject, result);
+    return verdict;
+}
+
+gateway_rl_verdict_t
+gateway_ratelimit_fallback (gateway_ratelimit_t *self, gateway_rl_bucket_t bucket,
+                            const char *subject, gateway_rl_result_t *result)
+{
     assert (self);
     assert (bucket >= 0 && bucket < GATEWAY_RL_BUCKETS);
-    gateway_rl_verdict_t verdict = gateway_ratelimit_check (self, redis, bucket, subject, result);
-    if (verdict != GATEWAY_RL_UNAVAILABLE || s_buckets [bucket].fails_closed
-    ||  !s_valid_subject (subject))
-        return verdict;
+    assert (result);
+    if (s_buckets [bucket].fails_closed || !s_valid_subject (subject))
+        return s_unavailable (result, self->limits [bucket]);
     atomic_fetch_add (&self->fallbacks, 1);
-    verdict = gateway_ratelimit_local (self, s_buckets [bucket].name, subject,
-                                       self->limits [bucket], s_buckets [bucket].window_s * 1000,
-                                       result);
+    gateway_rl_verdict_t verdict = gateway_ratelimit_local (self, s_buckets [bucket].name, subject,
+                                                            self->limits [bucket],
+                                                            s_buckets [bucket].window_s * 1000, result);
     result->fallback = true;
     return verdict;
 }
@@ -566,7 +609,7 @@ gateway_ratelimit_headers (const gateway_rl_result_t *result, bool retry_after,
     assert (len);
     if (*len >= size)
         return -1;
-    if (result->verdict == GATEWAY_RL_UNAVAILABLE)
+    if (result->verdict == GATEWAY_RL_UNAVAILABLE || result->verdict == GATEWAY_RL_VETOED)
         return 0;
     char lines [GATEWAY_RL_HEADERS_MAX];
     int written = snprintf (lines, sizeof lines,

@@ -5,6 +5,11 @@
     which carries the window as its TTL. Refused requests are not counted:
     the counter stops at the limit and the window ends when its TTL does.
 
+    A check may carry a veto key: when it exists the script counts nothing
+    and says so (GATEWAY_RL_VETOED). The gateway passes a session's
+    revoked:<sid>, so one round trip both counts the user's request and
+    tells whether the session has ended, and an ended one uses up nothing.
+
     When Redis cannot answer, a check says so (GATEWAY_RL_UNAVAILABLE)
     instead of guessing. gateway_ratelimit_take then applies the policy:
     token and register buckets fail closed (the caller answers 503), the
@@ -44,7 +49,8 @@ typedef enum {
 typedef enum {
     GATEWAY_RL_ALLOWED = 0,         //  go on
     GATEWAY_RL_LIMITED,             //  answer 429 with Retry-After
-    GATEWAY_RL_UNAVAILABLE          //  Redis could not decide (or bad arguments): answer 503
+    GATEWAY_RL_UNAVAILABLE,         //  Redis could not decide (or bad arguments): answer 503
+    GATEWAY_RL_VETOED               //  the veto key exists: nothing counted, nothing decided
 } gateway_rl_verdict_t;
 
 typedef struct {
@@ -106,6 +112,14 @@ gateway_rl_verdict_t
                              gateway_rl_bucket_t bucket, const char *subject,
                              gateway_rl_result_t *result);
 
+//  Like gateway_ratelimit_check, in the same atomic step as a look for the
+//  key unless (printable, shorter than GATEWAY_RL_KEY_MAX; NULL: none).
+//  When it exists nothing is counted and the verdict is GATEWAY_RL_VETOED.
+gateway_rl_verdict_t
+    gateway_ratelimit_check_unless (gateway_ratelimit_t *self, cm_redis_t *redis,
+                                    gateway_rl_bucket_t bucket, const char *subject,
+                                    const char *unless, gateway_rl_result_t *result);
+
 //  ----------------------------------------------------------------------
 //  Like gateway_ratelimit_check, but when Redis is unavailable a bucket
 //  that does not fail closed is decided by the in-process limiter
@@ -116,6 +130,13 @@ gateway_rl_verdict_t
     gateway_ratelimit_take (gateway_ratelimit_t *self, cm_redis_t *redis,
                             gateway_rl_bucket_t bucket, const char *subject,
                             gateway_rl_result_t *result);
+
+//  The second half of gateway_ratelimit_take, for a caller that checked
+//  first and got GATEWAY_RL_UNAVAILABLE: the in-process limiter decides
+//  (or GATEWAY_RL_UNAVAILABLE again for a bucket that fails closed)
+gateway_rl_verdict_t
+    gateway_ratelimit_fallback (gateway_ratelimit_t *self, gateway_rl_bucket_t bucket,
+                                const char *subject, gateway_rl_result_t *result);
 
 //  ----------------------------------------------------------------------
 //  The two limiters with an explicit name, limit (>= 1) and window
@@ -145,8 +166,8 @@ size_t
 //  ----------------------------------------------------------------------
 //  Append "RateLimit-Limit/-Remaining/-Reset" lines (and "Retry-After" when
 //  retry_after and the result is LIMITED) to buf of size bytes at *len,
-//  NUL-terminated. Nothing for an UNAVAILABLE result. Returns 0, or -1 with
-//  buf and *len unchanged when they do not fit. gateway_send_head already
+//  NUL-terminated. Nothing for an UNAVAILABLE or VETOED result. Returns 0,
+//  or -1 with buf and *len unchanged when they do not fit. gateway_send_head already
 //  sends Retry-After from req->retry_after_s: pass false there.
 int
     gateway_ratelimit_headers (const gateway_rl_result_t *result, bool retry_after,

@@ -175,6 +175,56 @@ s_methods_of (const char *path, char *out, size_t size)
             len += (size_t) snprintf (out + len, size - len, "%s%s", len? ", ": "", s_routes [i].method);
 }
 
+//  A user's token is verified in process, then one Redis step both asks
+//  whether its session has ended and counts the request against the
+//  user's first limit, vetoed (nothing counted) when the session has ended.
+//  Returns 0, or the status of the refusal already sent (see s_admit).
+static int
+s_admit_user_counted (gateway_req_t *req, gateway_rl_bucket_t bucket)
+{
+    cm_jwt_claims_t claims;
+    int status = gateway_auth_token (req, &claims);
+    if (status)
+        return status;
+    char revoked [64];
+    gateway_auth_revoked_key (&claims, revoked, sizeof revoked);
+    gateway_edge_count_t count;
+    gateway_rl_verdict_t verdict = gateway_edge_count (req->edge, req, bucket, claims.sub, NULL,
+                                                       revoked, &count);
+    int ended = verdict == GATEWAY_RL_VETOED? 1: verdict == GATEWAY_RL_UNAVAILABLE? -1: 0;
+    status = gateway_auth_session (req, &claims, ended);
+    if (status)
+        return status;
+    return gateway_edge_answer (req->edge, req, &count);
+}
+
+//  Everything a request meets before its handler, refusals in this order:
+//  401 token or session, 403 role, then 429 (or 503) from each limit in
+//  turn. A refused request uses up no later limit, and a request its token
+//  or session refuses uses up none; limits count per user once the token
+//  is verified, else per client IP. Returns 0, or the status already sent.
+static int
+s_admit (gateway_req_t *req, const route_t *route)
+{
+    //  A role refusal must use up nothing either, and needs the session
+    //  first: admin routes ask one thing at a time
+    bool together = route->needs_user && !route->role && route->limit != NO_LIMIT;
+    int status = together? s_admit_user_counted (req, (gateway_rl_bucket_t) route->limit)
+               : route->needs_user? gateway_auth_verify (req): 0;
+    if (status)
+        return status;
+    if (route->role && !cm_ctx_has_role (&req->ctx, route->role)) {
+        gateway_send_error (req, 403, "forbidden", "this needs the admin role");
+        return 403;
+    }
+    if (!together && route->limit != NO_LIMIT
+    &&  (status = gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->limit, NULL)))
+        return status;
+    if (route->extra_limit != NO_LIMIT)
+        return gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->extra_limit, NULL);
+    return 0;
+}
+
 void
 gateway_routes_dispatch (gateway_req_t *req)
 {
@@ -198,20 +248,8 @@ gateway_routes_dispatch (gateway_req_t *req)
         //  HEAD is answered like GET by the same handler
         if (streq (route->method, method)
         || (streq (method, "HEAD") && streq (route->method, "GET"))) {
-            if (route->needs_user && gateway_auth_verify (req))
-                return;             //  refused, answer already sent
-            if (route->role && !cm_ctx_has_role (&req->ctx, route->role)) {
-                gateway_send_error (req, 403, "forbidden", "this needs the admin role");
-                return;
-            }
-            //  Counted per user once the token is verified, else per client IP
-            if (route->limit != NO_LIMIT
-            &&  gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->limit, NULL))
-                return;
-            if (route->extra_limit != NO_LIMIT
-            &&  gateway_edge_limit (req->edge, req, (gateway_rl_bucket_t) route->extra_limit, NULL))
-                return;
-            route->handler (req);
+            if (s_admit (req, route) == 0)
+                route->handler (req);
             return;
         }
     }

@@ -668,6 +668,56 @@ Test (edge_ratelimit, sign_up_token_and_mission_limits)
     free (res);
 }
 
+//  Whether a session has ended is asked in the same Redis step that counts
+//  the user's request: an ended one is refused before any limit, and
+//  uses none of its user's budget up
+Test (edge_ratelimit, an_ended_session_is_401_and_uses_up_nothing)
+{
+    stack_http_t *res = malloc (sizeof *res);
+    char email [128], access [API_TOKEN_MAX], ended [API_TOKEN_MAX];
+    char bearer [API_TOKEN_MAX + 32], ended_bearer [API_TOKEN_MAX + 32], value [64];
+    api_email (email, sizeof email, "edge-ended");
+    cr_assert_eq (api_register (email, API_PASSWORD, res), 201, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, access, NULL, res), 200, "%s", res->body);
+    cr_assert_eq (api_login (email, API_PASSWORD, ended, NULL, res), 200, "%s", res->body);
+    cr_assert_eq (api_call ("POST", "/api/v1/auth/logout", ended, NULL, res), 204, "%s", res->body);
+    snprintf (bearer, sizeof bearer, "Authorization: Bearer %s", access);
+    snprintf (ended_bearer, sizeof ended_bearer, "Authorization: Bearer %s", ended);
+    int64_t deadline = zclock_mono () + 1000;
+    while (s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", ended_bearer, NULL, res) != 401
+       &&  zclock_mono () < deadline)
+        zclock_sleep (20);
+    cr_assert_eq (res->status, 401, "the session still works after logout");
+
+    //  RATE_LIMIT_DEFAULT_PER_MIN=5, per user, shared by the user's sessions
+    cr_assert_eq (s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", bearer, NULL, res), 200, "%s", res->body);
+    long remaining = s_header_long (res, "RateLimit-Remaining");
+    cr_assert_geq (remaining, 1);
+    char *before = s_metrics (EDGE_GW);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq (s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", ended_bearer, NULL, res), 401);
+        s_assert_error_code (res, "invalid_token");
+        cr_assert_not (stack_http_header (res, "RateLimit-Remaining", value, sizeof value),
+                       "a refused session is not counted: %s", res->headers);
+    }
+    cr_assert_eq (s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", bearer, NULL, res), 200, "%s", res->body);
+    cr_assert_eq (s_header_long (res, "RateLimit-Remaining"), remaining - 1);
+    //  Both tokens had been verified on this gateway: found again, not
+    //  verified again, and the session still checked each time (401 above)
+    char *after = s_metrics (EDGE_GW);
+    cr_assert_geq (s_metric (after, "gateway_token_cache_hits_total"),
+                   s_metric (before, "gateway_token_cache_hits_total") + 4, "%s", after);
+    free (before);
+    free (after);
+
+    //  Over the limit, the ended session still hears 401, not 429
+    for (int i = 0; i < 6 && s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", bearer, NULL, res) == 200; i++)
+        ;
+    cr_assert_eq (res->status, 429, "%s", res->body);
+    cr_assert_eq (s_at (EDGE_GW, NULL, "GET", "/api/v1/missions", ended_bearer, NULL, res), 401, "%s", res->body);
+    free (res);
+}
+
 Test (edge_ratelimit, ratelimit_headers_on_limited_routes_only)
 {
     stack_http_t *res = malloc (sizeof *res);

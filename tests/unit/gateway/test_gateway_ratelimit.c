@@ -473,6 +473,31 @@ Test (ratelimit, fallback_without_redis)
     gateway_ratelimit_destroy (&self);
 }
 
+//  What gateway_ratelimit_take does in one call, in two: check, then fallback
+Test (ratelimit, fallback_after_a_check)
+{
+    gateway_ratelimit_t *self = s_limiter (0);
+    gateway_rl_result_t result;
+    cr_assert_eq (gateway_ratelimit_check_unless (self, NULL, GATEWAY_RL_DEFAULT, "u:a", "revoked:x", &result),
+                  GATEWAY_RL_UNAVAILABLE);
+    cr_assert_eq (gateway_ratelimit_redis_errors (self), 1);
+    s_expect (gateway_ratelimit_fallback (self, GATEWAY_RL_DEFAULT, "u:a", &result), &result,
+              GATEWAY_RL_ALLOWED, 5, 4);
+    cr_assert (result.fallback);
+    cr_assert_eq (gateway_ratelimit_fallbacks (self), 1);
+    //  The same in-process counter as take's
+    s_expect (gateway_ratelimit_take (self, NULL, GATEWAY_RL_DEFAULT, "u:a", &result), &result,
+              GATEWAY_RL_ALLOWED, 5, 3);
+    cr_assert_eq (gateway_ratelimit_fallback (self, GATEWAY_RL_TOKEN_IP, "ip:1.2.3.4", &result),
+                  GATEWAY_RL_UNAVAILABLE);
+    cr_assert_eq (result.limit, 4);
+    cr_assert_not (result.fallback);
+    cr_assert_eq (gateway_ratelimit_fallback (self, GATEWAY_RL_DEFAULT, "", &result),
+                  GATEWAY_RL_UNAVAILABLE);
+    cr_assert_eq (gateway_ratelimit_fallbacks (self), 2);
+    gateway_ratelimit_destroy (&self);
+}
+
 //  ----------------------------------------------------------------------
 //  Against a real Redis
 
@@ -766,6 +791,53 @@ Test (ratelimit_redis, script_reloaded_after_flush)
     cr_assert_not_null (evalsha, "%s", reply->str);
     cr_assert (atoi (evalsha + strlen ("cmdstat_evalsha:calls=")) >= 1);
     freeReplyObject (reply);
+    cm_redis_destroy (&redis);
+    gateway_ratelimit_destroy (&self);
+}
+
+//  A veto key is looked for in the same step: present, nothing is counted
+Test (ratelimit_redis, a_veto_key_stops_the_count)
+{
+    gateway_ratelimit_t *self = s_limiter (0);
+    cm_redis_t *redis = s_redis ();
+    gateway_rl_result_t result;
+    const char *unless = "revoked:11111111-0000-4000-8000-000000000001";
+    for (int64_t i = 1; i <= 2; i++)
+        s_expect (gateway_ratelimit_check_unless (self, redis, GATEWAY_RL_DEFAULT, "u:a", unless, &result),
+                  &result, GATEWAY_RL_ALLOWED, 5, 5 - i);
+    const char *revoke [] = { "SET", unless, "1", "PX", "60000" };
+    s_command (redis, 5, revoke);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq (gateway_ratelimit_check_unless (self, redis, GATEWAY_RL_DEFAULT, "u:a", unless, &result),
+                      GATEWAY_RL_VETOED);
+        cr_assert_eq (result.verdict, GATEWAY_RL_VETOED);
+        cr_assert_not (result.fallback);
+    }
+    cr_assert_eq (s_integer (redis, "GET", "rl:default:u:a"), 2);
+    //  No header lines for a veto
+    char buf [256] = "";
+    size_t len = 0;
+    cr_assert_eq (gateway_ratelimit_headers (&result, true, buf, sizeof buf, &len), 0);
+    cr_assert_eq (len, 0);
+    //  Other checks are not concerned by it
+    s_expect (gateway_ratelimit_check (self, redis, GATEWAY_RL_DEFAULT, "u:a", &result), &result,
+              GATEWAY_RL_ALLOWED, 5, 2);
+    //  Over the limit and vetoed: the veto speaks, as the session check comes first
+    for (int i = 0; i < 3; i++)
+        gateway_ratelimit_check (self, redis, GATEWAY_RL_DEFAULT, "u:a", &result);
+    cr_assert_eq (result.verdict, GATEWAY_RL_LIMITED);
+    cr_assert_eq (gateway_ratelimit_check_unless (self, redis, GATEWAY_RL_DEFAULT, "u:a", unless, &result),
+                  GATEWAY_RL_VETOED);
+    //  After a flush the script goes again in full, veto key and all
+    const char *flush [] = { "SCRIPT", "FLUSH" };
+    s_command (redis, 2, flush);
+    cr_assert_eq (gateway_ratelimit_check_unless (self, redis, GATEWAY_RL_DEFAULT, "u:b", unless, &result),
+                  GATEWAY_RL_VETOED);
+    cr_assert_eq (s_integer (redis, "EXISTS", "rl:default:u:b"), 0);
+    //  A malformed veto key is refused, not sent
+    cr_assert_eq (gateway_ratelimit_check_unless (self, redis, GATEWAY_RL_DEFAULT, "u:b", "revoked: x", &result),
+                  GATEWAY_RL_UNAVAILABLE);
+    cr_assert_eq (gateway_ratelimit_redis_errors (self), 0);
     cm_redis_destroy (&redis);
     gateway_ratelimit_destroy (&self);
 }
