@@ -39,6 +39,31 @@ s_dup_or_null (PGresult *r, int row, int col)
     return PQgetisnull (r, row, col)? NULL: strdup (PQgetvalue (r, row, col));
 }
 
+//  The seq column of rows as an array literal, "{4,6,7}"; NULL when out of
+//  memory. Values are digits only: PostgreSQL wrote them.
+static char *
+s_seq_array (PGresult *rows, int count)
+{
+    size_t size = 3;
+    for (int i = 0; i < count; i++)
+        size += (size_t) PQgetlength (rows, i, 0) + 1;
+    char *text = (char *) malloc (size);
+    if (!text)
+        return NULL;
+    size_t at = 0;
+    text [at++] = '{';
+    for (int i = 0; i < count; i++) {
+        if (i)
+            text [at++] = ',';
+        size_t len = (size_t) PQgetlength (rows, i, 0);
+        memcpy (text + at, PQgetvalue (rows, i, 0), len);
+        at += len;
+    }
+    text [at++] = '}';
+    text [at] = 0;
+    return text;
+}
+
 //  Ships one batch. Returns rows shipped, 0 when the outbox is empty,
 //  -1 when the database or the audit service failed
 static int
@@ -87,11 +112,15 @@ s_ship_batch (shipper_t *self)
     cm_err_t status = cm_client_call (self->audit, &ctx, PROTO_MSG_audit_append, &req, &rep, &info);
     int shipped = -1;
     if (status == CM_OK) {
-        //  Delete exactly what was acknowledged, by sequence range
-        const char *range [] = { PQgetvalue (rows, 0, 0), PQgetvalue (rows, count - 1, 0) };
-        if (cm_db_exec (db, NULL, PGRES_COMMAND_OK,
-                        "DELETE FROM audit_outbox WHERE seq BETWEEN $1 AND $2", 2, range))
+        //  Delete exactly the rows acknowledged, never a range: a writer that
+        //  took a seq inside it may commit only after we read, and its row
+        //  would go unshipped
+        char *seqs = s_seq_array (rows, count);
+        const char *acked [] = { seqs };
+        if (seqs && cm_db_exec (db, NULL, PGRES_COMMAND_OK,
+                                "DELETE FROM audit_outbox WHERE seq = ANY ($1::bigint[])", 1, acked))
             shipped = count;
+        free (seqs);
     }
     else
         cm_debug ("audit not reachable (%s): %d events wait in the outbox", info.code, count);

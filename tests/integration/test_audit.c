@@ -773,6 +773,59 @@ Test (audit, events_flowing_while_audit_restarts_arrive_exactly_once)
     cr_assert (s_verify (admin, &bad), "one valid chain");
 }
 
+//  Creates from one client thread, as fast as answers come
+typedef struct {
+    const char *access;                 //  borrowed: the user's token
+    int creates;                        //  to send
+    int created;                        //  answered 201
+} creator_t;
+
+static void *
+s_creator (void *arg)
+{
+    creator_t *c = (creator_t *) arg;
+    stack_http_t *res = malloc (sizeof *res);
+    for (int i = 0; i < c->creates; i++)
+        if (api_call ("POST", "/api/v1/missions", c->access,
+                      "{\"title\":\"audit burst\",\"duration_minutes\":5}", res) == 201)
+            c->created++;
+    free (res);
+    return NULL;
+}
+
+//  Writers commit out of seq order while the shipper reads: a row that
+//  commits behind one already read must still be shipped, not deleted
+Test (audit, concurrent_creates_each_leave_exactly_one_event)
+{
+    char access [API_TOKEN_MAX], user_id [37], sql [512];
+    api_new_user ("audit-burst", access, user_id);
+    creator_t creators [12];
+    pthread_t threads [12];
+    for (int i = 0; i < 12; i++) {
+        creators [i] = (creator_t) { .access = access, .creates = 40 };
+        cr_assert_eq (pthread_create (&threads [i], NULL, s_creator, &creators [i]), 0);
+    }
+    long created = 0;
+    for (int i = 0; i < 12; i++) {
+        pthread_join (threads [i], NULL);
+        created += creators [i].created;
+    }
+    cr_assert_gt (created, 400);
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM missions.missions WHERE user_id = '%s'", user_id);
+    cr_assert_eq (stack_db_long (sql), created);
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM audit.chain WHERE type = 'mission.created' AND user_id = '%s'",
+              user_id);
+    cr_assert_eq (s_wait_count (sql, created, 30000), created, "every mission.created arrived");
+    //  Nothing left behind, nothing twice: one event per mission, by its id
+    int64_t until = zclock_mono () + 10000;
+    while (stack_db_long ("SELECT count (*) FROM missions.audit_outbox") > 0 && zclock_mono () < until)
+        zclock_sleep (100);
+    snprintf (sql, sizeof sql, "SELECT count (*) FROM missions.missions m WHERE m.user_id = '%s'"
+              " AND (SELECT count (*) FROM audit.chain c WHERE c.type = 'mission.created'"
+              "      AND c.user_id = m.user_id AND c.detail = '{\"mission_id\":\"' || m.id || '\"}') <> 1", user_id);
+    cr_assert_eq (stack_db_long (sql), 0, "a mission without exactly one event");
+}
+
 //  Appends from one writer thread: batches of events through its own
 //  client, to one replica
 typedef struct {
