@@ -4,7 +4,10 @@
 #include "cm_db.h"
 #include "cm_log.h"
 
-#define NOTIFY_CHANNEL "audit_outbox"
+//  One channel per service: every schema shares the database, and a channel
+//  of one name would wake every service's shipper on any service's event.
+//  The schema is the service's name (its search_path), so both ends agree.
+#define NOTIFY_CHANNEL "audit_outbox_"
 
 int
 cm_audit_record (PGconn *db, const cm_ctx_t *ctx, const char *type,
@@ -18,11 +21,11 @@ cm_audit_record (PGconn *db, const cm_ctx_t *ctx, const char *type,
         ctx && ctx->ip [0]? ctx->ip: NULL,
         detail
     };
-    //  The notification wakes the shipper at commit; no polling delay
+    //  The notification wakes this service's shipper at commit; no polling delay
     return cm_db_exec (db, NULL, PGRES_TUPLES_OK,
                        "WITH e AS (INSERT INTO audit_outbox (type, outcome, user_id, request_id, ip, detail)"
                        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)"
-                       " SELECT pg_notify ('" NOTIFY_CHANNEL "', '') FROM e", 6, params)? 0: -1;
+                       " SELECT pg_notify ('" NOTIFY_CHANNEL "' || current_schema (), '') FROM e", 6, params)? 0: -1;
 }
 
 typedef struct {
@@ -73,9 +76,11 @@ s_ship_batch (shipper_t *self)
     if (!db)
         return -1;
     //  A replaced connection (the server restarted) listens to nothing yet
-    if (self->listening_pid != PQbackendPID (db))
-        self->listening_pid = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "LISTEN " NOTIFY_CHANNEL, 0, NULL)
-                            ? PQbackendPID (db): 0;
+    if (self->listening_pid != PQbackendPID (db)) {
+        char listen [64];
+        snprintf (listen, sizeof listen, "LISTEN " NOTIFY_CHANNEL "%s", cm_svc_name (self->cfg->service));
+        self->listening_pid = cm_db_exec (db, NULL, PGRES_COMMAND_OK, listen, 0, NULL)? PQbackendPID (db): 0;
+    }
 
     char limit [16];
     snprintf (limit, sizeof limit, "%lld", (long long) self->cfg->audit_batch);
