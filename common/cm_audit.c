@@ -9,23 +9,36 @@
 //  The schema is the service's name (its search_path), so both ends agree.
 #define NOTIFY_CHANNEL "audit_outbox_"
 
+void
+cm_audit_stmt (cm_db_stmt_t *stmt, const cm_ctx_t *ctx, const char *type,
+               const char *outcome, const char *user_id, const char *detail)
+{
+    assert (stmt);
+    if (!user_id && ctx && ctx->uid [0])
+        user_id = ctx->uid;
+    //  The notification wakes this service's shipper at commit; no polling delay
+    *stmt = (cm_db_stmt_t) {
+        .sql = "WITH e AS (INSERT INTO audit_outbox (type, outcome, user_id, request_id, ip, detail)"
+               " VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)"
+               " SELECT pg_notify ('" NOTIFY_CHANNEL "' || current_schema (), '') FROM e",
+        .count = 6,
+        .params = {
+            type, outcome, user_id,
+            ctx && ctx->rid [0]? ctx->rid: NULL,
+            ctx && ctx->ip [0]? ctx->ip: NULL,
+            detail
+        },
+        .want = PGRES_TUPLES_OK
+    };
+}
+
 int
 cm_audit_record (PGconn *db, const cm_ctx_t *ctx, const char *type,
                  const char *outcome, const char *user_id, const char *detail)
 {
-    if (!user_id && ctx && ctx->uid [0])
-        user_id = ctx->uid;
-    const char *params [] = {
-        type, outcome, user_id,
-        ctx && ctx->rid [0]? ctx->rid: NULL,
-        ctx && ctx->ip [0]? ctx->ip: NULL,
-        detail
-    };
-    //  The notification wakes this service's shipper at commit; no polling delay
-    return cm_db_exec (db, NULL, PGRES_TUPLES_OK,
-                       "WITH e AS (INSERT INTO audit_outbox (type, outcome, user_id, request_id, ip, detail)"
-                       " VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1)"
-                       " SELECT pg_notify ('" NOTIFY_CHANNEL "' || current_schema (), '') FROM e", 6, params)? 0: -1;
+    cm_db_stmt_t stmt;
+    cm_audit_stmt (&stmt, ctx, type, outcome, user_id, detail);
+    return cm_db_exec (db, NULL, stmt.want, stmt.sql, stmt.count, stmt.params)? 0: -1;
 }
 
 typedef struct {

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 #include "cm_config.h"
 #include "cm_ctx.h"
+#include "cm_db.h"
 
 //  ----------------------------------------------------------------------
 //  Record one event. user_id NULL takes the context's user; ctx may be
@@ -21,6 +22,13 @@
 int
     cm_audit_record (PGconn *db, const cm_ctx_t *ctx, const char *type,
                      const char *outcome, const char *user_id, const char *detail);
+
+//  The same outbox row as a statement for cm_db_exec_all_as, so that it
+//  goes in one round trip and one transaction with the change it describes.
+//  Arguments as for cm_audit_record; stmt borrows them.
+void
+    cm_audit_stmt (cm_db_stmt_t *stmt, const cm_ctx_t *ctx, const char *type,
+                   const char *outcome, const char *user_id, const char *detail);
 
 //  ----------------------------------------------------------------------
 //  Start the shipper of this service's outbox. NULL on failure.

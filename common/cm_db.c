@@ -305,48 +305,60 @@ s_pipeline_next (PGconn *db)
 }
 
 bool
-cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
-               const char *sql, int count, const char *const *params)
+cm_db_exec_all_as (PGconn *db, const char *user_id, cm_db_stmt_t *stmts, int count)
 {
-    if (result_p)
-        *result_p = NULL;
-    //  Prepared (when new) before the pipeline, which cannot wait for it.
-    //  These reads by key plan the same for every value: the plan made once
-    //  is kept (PostgreSQL would otherwise plan each call anew, its estimate
-    //  of a generic LIMIT $n being poor)
+    assert (stmts && count > 0 && count <= CM_DB_PIPELINE_MAX);
+    for (int i = 0; i < count; i++)
+        if (stmts [i].result_p)
+            *stmts [i].result_p = NULL;
+    //  Prepared (when new) before the pipeline, which cannot wait for them.
+    //  These statements by key plan the same for every value: the plan made
+    //  once is kept (PostgreSQL would otherwise plan each call anew, its
+    //  estimate of a generic LIMIT $n being poor)
     static const char set_user [] = "SELECT set_config ('app.user_id', $1, true),"
                                     " set_config ('plan_cache_mode', 'force_generic_plan', true)";
-    char set_name [PREPARED_NAME_MAX], name [PREPARED_NAME_MAX];
+    char set_name [PREPARED_NAME_MAX], names [CM_DB_PIPELINE_MAX][PREPARED_NAME_MAX];
     const char *set_statement = s_statement (db, set_user, 1, set_name);
-    const char *statement = s_statement (db, sql, count, name);
+    const char *statements [CM_DB_PIPELINE_MAX];
+    for (int i = 0; i < count; i++) {
+        assert (stmts [i].count >= 0 && stmts [i].count <= CM_DB_STMT_PARAMS);
+        statements [i] = s_statement (db, stmts [i].sql, stmts [i].count, names [i]);
+    }
     if (!PQenterPipelineMode (db))
         return false;
     const char *user [] = { user_id };
-    bool sent = (set_statement
-                 ? PQsendQueryPrepared (db, set_statement, 1, user, NULL, NULL, 0)
-                 : PQsendQueryParams (db, set_user, 1, NULL, user, NULL, NULL, 0))
-             && (statement
-                 ? PQsendQueryPrepared (db, statement, count, params, NULL, NULL, 0)
-                 : PQsendQueryParams (db, sql, count, NULL, params, NULL, NULL, 0))
-             && PQpipelineSync (db);
+    bool sent = set_statement
+              ? PQsendQueryPrepared (db, set_statement, 1, user, NULL, NULL, 0)
+              : PQsendQueryParams (db, set_user, 1, NULL, user, NULL, NULL, 0);
+    for (int i = 0; sent && i < count; i++)
+        sent = statements [i]
+             ? PQsendQueryPrepared (db, statements [i], stmts [i].count, stmts [i].params, NULL, NULL, 0)
+             : PQsendQueryParams (db, stmts [i].sql, stmts [i].count, NULL, stmts [i].params,
+                                  NULL, NULL, 0);
+    sent = sent && PQpipelineSync (db);
     bool ok = false;
     if (sent) {
+        //  A failed statement aborts those after it, and the transaction:
+        //  only the first failure is worth a log line
         PGresult *set = s_pipeline_next (db);
-        PGresult *answer = s_pipeline_next (db);
-        PGresult *sync = PQgetResult (db);
-        //  A failed set_config aborts the query after it: both must hold
-        ok = s_result_is (set, PGRES_TUPLES_OK) && s_result_is (answer, want)
-          && sync && PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
-        if (!ok) {
+        ok = s_result_is (set, PGRES_TUPLES_OK);
+        if (!ok)
             s_statement_failed (db, set);
-            s_statement_failed (db, answer);
-        }
-        if (ok && result_p) {
-            *result_p = answer;
-            answer = NULL;
-        }
         PQclear (set);
-        PQclear (answer);
+        for (int i = 0; i < count; i++) {
+            PGresult *answer = s_pipeline_next (db);
+            if (ok && !s_result_is (answer, stmts [i].want)) {
+                s_statement_failed (db, answer);
+                ok = false;
+            }
+            if (ok && stmts [i].result_p) {
+                *stmts [i].result_p = answer;
+                answer = NULL;
+            }
+            PQclear (answer);
+        }
+        PGresult *sync = PQgetResult (db);
+        ok = ok && sync && PQresultStatus (sync) == PGRES_PIPELINE_SYNC;
         PQclear (sync);
     }
     else
@@ -358,11 +370,23 @@ cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusT
         PQreset (db);
         ok = false;
     }
-    if (!ok && result_p) {
-        PQclear (*result_p);
-        *result_p = NULL;
-    }
+    for (int i = 0; !ok && i < count; i++)
+        if (stmts [i].result_p) {
+            PQclear (*stmts [i].result_p);
+            *stmts [i].result_p = NULL;
+        }
     return ok;
+}
+
+bool
+cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
+               const char *sql, int count, const char *const *params)
+{
+    assert (count >= 0 && count <= CM_DB_STMT_PARAMS);
+    cm_db_stmt_t stmt = { .sql = sql, .count = count, .want = want, .result_p = result_p };
+    for (int i = 0; i < count; i++)
+        stmt.params [i] = params [i];
+    return cm_db_exec_all_as (db, user_id, &stmt, 1);
 }
 
 int

@@ -78,6 +78,28 @@ bool
     cm_db_exec_as (PGconn *db, const char *user_id, PGresult **result_p, ExecStatusType want,
                    const char *sql, int count, const char *const *params);
 
+//  One statement of a pipeline (cm_db_exec_all_as, at most CM_DB_PIPELINE_MAX)
+#define CM_DB_STMT_PARAMS 16
+#define CM_DB_PIPELINE_MAX 8
+typedef struct {
+    const char *sql;                            //  borrowed
+    int count;                                  //  params used
+    const char *params [CM_DB_STMT_PARAMS];     //  borrowed; NULL is SQL NULL
+    ExecStatusType want;                        //  PGRES_* it must return
+    PGresult **result_p;                        //  optional: receives the result
+} cm_db_stmt_t;
+
+//  Several statements acting for user_id in one round trip and one
+//  transaction: app.user_id is set and the statements run in order in the
+//  implicit transaction of one libpq pipeline, which commits at its end,
+//  or rolls back whole when any of them fails. true when every statement
+//  returned its want and the transaction committed; then each result_p
+//  given holds its result (caller clears), else each is NULL. Each
+//  statement is planned once per connection (a generic plan): for
+//  statements by key.
+bool
+    cm_db_exec_all_as (PGconn *db, const char *user_id, cm_db_stmt_t *stmts, int count);
+
 //  COMMIT when rc >= 0, else ROLLBACK. Returns rc, or -1 when COMMIT failed.
 int
     cm_db_end (PGconn *db, int rc);
