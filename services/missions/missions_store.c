@@ -6,6 +6,7 @@
 #include "missions_store.h"
 #include "../../common/cm_audit.h"
 #include "../../common/cm_db.h"
+#include "../../common/cm_rand.h"
 
 #define MISSION_COLUMNS "id, title, description, duration_minutes, status, "       \
                         CM_DB_TS ("created_at") ", " CM_DB_TS ("updated_at") ","     \
@@ -109,11 +110,41 @@ s_claim_key (PGconn *db, const char *user_id, const missions_store_new_t *missio
     return rc;
 }
 
+//  A create without an idempotency key: the mission and its audit event in
+//  one round trip and one commit. The id is ours, so the event can name it
+//  before the row exists.
+static int
+s_create_at_once (PGconn *db, const cm_ctx_t *ctx, const missions_store_new_t *mission,
+                  missions_store_row_t *row)
+{
+    char id [37], duration [24], detail [64];
+    if (cm_rand_uuid (id))
+        return -1;
+    snprintf (duration, sizeof duration, "%" PRId64, mission->duration_minutes);
+    snprintf (detail, sizeof detail, "{\"mission_id\":\"%s\"}", id);
+    PGresult *r = NULL;
+    cm_db_stmt_t stmts [2] = {
+        { .sql = "INSERT INTO missions (id, user_id, title, description, duration_minutes, status)"
+                 " VALUES ($1, $2, $3, $4, $5, $6) RETURNING " MISSION_COLUMNS,
+          .count = 6,
+          .params = { id, ctx->uid, mission->title, mission->description, duration, mission->status },
+          .want = PGRES_TUPLES_OK, .result_p = &r }
+    };
+    cm_audit_stmt (&stmts [1], ctx, "mission.created", "success", NULL, detail);
+    if (!cm_db_exec_all_as (db, ctx->uid, stmts, 2))
+        return -1;
+    int rc = PQntuples (r) == 1? s_row_from (r, 0, row): -1;
+    PQclear (r);
+    return rc;
+}
+
 int
 missions_store_create (PGconn *db, const cm_ctx_t *ctx, const missions_store_new_t *mission,
                        missions_store_row_t *row)
 {
     memset (row, 0, sizeof *row);
+    if (!mission->idempotency_key)
+        return s_create_at_once (db, ctx, mission, row);
     if (!cm_db_begin_as (db, ctx->uid))
         return -1;
     int rc = mission->idempotency_key? s_claim_key (db, ctx->uid, mission, row): 0;
