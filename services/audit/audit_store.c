@@ -16,6 +16,23 @@
 //  Alert bookkeeping is kept this much longer than the window
 #define PRUNE_SLACK_MS  60000
 
+//  Rows an append holds back for one multi-row INSERT at its end: a batch
+//  costs a round trip per table, not one per event
+typedef struct {
+    const char *insert;                     //  "INSERT INTO t (columns) VALUES "
+    const char *const *columns;             //  width expressions, '?' for the value
+    int width;                              //  values per row
+    char **values;                          //  width per row, owned; NULL is SQL NULL
+    int rows;
+    int size;                               //  rows values has room for
+} pending_t;
+
+//  Values per INSERT: well below the protocol's 65535 parameters
+#define PENDING_MAX_VALUES  8192
+
+static const char *const s_chain_columns [] = { "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?" };
+static const char *const s_personal_columns [] = { "?", "?", "?", "decode (?, 'hex')" };
+
 //  The head as an append in progress sees it, and what it collected
 typedef struct {
     const audit_store_keys_t *keys;
@@ -24,6 +41,13 @@ typedef struct {
     audit_alert_t *alerts;                  //  fired so far, owned
     int alert_count;
     int alert_size;
+    pending_t chain;                        //  chain rows not inserted yet
+    pending_t personal;                     //  event_personal rows not inserted yet
+    //  The last subject looked up: events of one batch mostly share it
+    char subject [AUDIT_PERSONAL_SUBJECT_SIZE];     //  "" none yet
+    bool subject_erased;
+    bool subject_has_key;                   //  subject_key holds its data key
+    uint8_t subject_key [CM_CRYPT_KEY_BYTES];       //  wiped when the append ends
 } append_t;
 
 //  One event on its way in, fields normalised (empty = absent)
@@ -49,6 +73,96 @@ static bool
 s_exec (PGconn *db, PGresult **r, ExecStatusType want, const char *sql, int count, const char *const *params)
 {
     return cm_db_exec (db, r, want, sql, count, params);
+}
+
+static void
+s_pending_init (pending_t *self, const char *insert, const char *const *columns, int width)
+{
+    memset (self, 0, sizeof *self);
+    self->insert = insert;
+    self->columns = columns;
+    self->width = width;
+}
+
+static void
+s_pending_clear (pending_t *self)
+{
+    for (int i = 0; i < self->rows * self->width; i++)
+        free (self->values [i]);
+    free (self->values);
+    self->values = NULL;
+    self->rows = self->size = 0;
+}
+
+//  Copies one row of width values; 0 or -1 when out of memory
+static int
+s_pending_add (pending_t *self, const char *const *values)
+{
+    if (self->rows == self->size) {
+        int size = self->size? self->size * 2: 64;
+        char **bigger = (char **) realloc (self->values, sizeof (char *) * (size_t) (size * self->width));
+        if (!bigger)
+            return -1;
+        self->values = bigger;
+        self->size = size;
+    }
+    char **row = self->values + self->rows * self->width;
+    int rc = 0;
+    for (int i = 0; i < self->width; i++) {
+        row [i] = values [i]? strdup (values [i]): NULL;
+        if (values [i] && !row [i])
+            rc = -1;
+    }
+    self->rows++;
+    return rc;
+}
+
+//  INSERTs rows [first, first + count) in one statement
+static int
+s_pending_insert (PGconn *db, pending_t *self, int first, int count)
+{
+    size_t size = strlen (self->insert) + 1;
+    for (int i = 0; i < self->width; i++)
+        size += strlen (self->columns [i]) + 10;
+    size *= (size_t) count;
+    char *sql = (char *) malloc (size);
+    if (!sql)
+        return -1;
+    size_t at = (size_t) snprintf (sql, size, "%s", self->insert);
+    int n = 0;
+    for (int r = 0; r < count; r++) {
+        sql [at++] = r? ',': ' ';
+        sql [at++] = '(';
+        for (int i = 0; i < self->width; i++) {
+            if (i) {
+                sql [at++] = ',';
+                sql [at++] = ' ';
+            }
+            const char *column = self->columns [i];
+            const char *mark = strchr (column, '?');
+            at += (size_t) snprintf (sql + at, size - at, "%.*s$%d%s",
+                                     (int) (mark - column), column, ++n, mark + 1);
+        }
+        sql [at++] = ')';
+    }
+    sql [at] = 0;
+    bool ok = s_exec (db, NULL, PGRES_COMMAND_OK, sql, n,
+                      (const char *const *) self->values + first * self->width);
+    free (sql);
+    return ok? 0: -1;
+}
+
+//  INSERTs every row held back, in order, and forgets them. 0 or -1.
+static int
+s_pending_flush (PGconn *db, pending_t *self)
+{
+    int per_insert = PENDING_MAX_VALUES / self->width;
+    int rc = 0;
+    for (int first = 0; rc == 0 && first < self->rows; first += per_insert)
+        rc = s_pending_insert (db, self, first,
+                               self->rows - first < per_insert? self->rows - first: per_insert);
+    s_pending_clear (self);
+    return rc;
 }
 
 //  ----------------------------------------------------------------------
@@ -91,20 +205,27 @@ s_subject_key (PGconn *db, const audit_store_keys_t *keys, const char *subject, 
 //  personal members of its detail (personal: NULL when none) sealed under
 //  its subject's key. Nothing is kept for an erased subject. 0 or -1.
 static int
-s_keep_personal (PGconn *db, const audit_store_keys_t *keys, const event_in_t *e, const char *personal)
+s_keep_personal (PGconn *db, append_t *a, const event_in_t *e, const char *personal)
 {
     if (!e->ip && !personal)
         return 0;
     char subject [AUDIT_PERSONAL_SUBJECT_SIZE];
     if (audit_personal_subject (e->user_id, e->at_ms, subject))
         return -1;
-    //  A key only for something to seal
-    uint8_t key [CM_CRYPT_KEY_BYTES] = { 0 };
-    bool erased = false;
-    if (s_subject_key (db, keys, subject, personal? key: NULL, &erased))
-        return -1;
-    if (erased)
+    //  A key only for something to seal. The chain lock keeps erasure out
+    //  while we append, so what was looked up holds for the whole append.
+    if (!streq (subject, a->subject) || (personal && !a->subject_erased && !a->subject_has_key)) {
+        a->subject [0] = 0;
+        a->subject_has_key = false;
+        explicit_bzero (a->subject_key, sizeof a->subject_key);
+        if (s_subject_key (db, a->keys, subject, personal? a->subject_key: NULL, &a->subject_erased))
+            return -1;
+        a->subject_has_key = personal && !a->subject_erased;
+        snprintf (a->subject, sizeof a->subject, "%s", subject);
+    }
+    if (a->subject_erased)
         return 0;                       //  the user asked to be forgotten
+    const uint8_t *key = a->subject_key;
     char *sealed_hex = NULL;
     int rc = 0;
     if (personal) {
@@ -120,12 +241,9 @@ s_keep_personal (PGconn *db, const audit_store_keys_t *keys, const event_in_t *e
         }
         free (sealed);
     }
-    explicit_bzero (key, sizeof key);
-    const char *params [] = { e->id, subject, e->ip, sealed_hex };
-    if (rc == 0 && !s_exec (db, NULL, PGRES_COMMAND_OK,
-                            "INSERT INTO event_personal (event_id, subject, ip, sealed)"
-                            " VALUES ($1, $2, $3, decode ($4, 'hex'))", 4, params))
-        rc = -1;
+    const char *values [] = { e->id, subject, e->ip, sealed_hex };
+    if (rc == 0)
+        rc = s_pending_add (&a->personal, values);
     free (sealed_hex);
     return rc;
 }
@@ -226,18 +344,14 @@ s_insert (PGconn *db, append_t *a, const event_in_t *e, bool count_alerts)
         char seq [24], at_ms [24];
         snprintf (seq, sizeof seq, "%" PRId64, chained.seq);
         snprintf (at_ms, sizeof at_ms, "%" PRId64, e->at_ms);
-        const char *params [] = {
+        const char *values [] = {
             seq, e->id, at_ms, e->type, e->service, e->outcome, e->user_id, e->request_id,
             chained.detail, a->hash, hash
         };
-        if (!s_exec (db, NULL, PGRES_COMMAND_OK,
-                     "INSERT INTO chain (seq, id, at_ms, type, service, outcome, user_id, request_id,"
-                     " detail, prev_hash, hash)"
-                     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)", 11, params))
-            rc = -1;
+        rc = s_pending_add (&a->chain, values);
     }
     if (rc == 0)
-        rc = s_keep_personal (db, a->keys, e, personal);
+        rc = s_keep_personal (db, a, e, personal);
     if (rc == 0) {
         a->seq = chained.seq;
         snprintf (a->hash, sizeof a->hash, "%s", hash);
@@ -271,6 +385,11 @@ s_read_head (PGconn *db, int64_t *seq, char *hash)
 static bool
 s_begin_append (PGconn *db, append_t *a)
 {
+    s_pending_init (&a->chain, "INSERT INTO chain (seq, id, at_ms, type, service, outcome, user_id,"
+                               " request_id, detail, prev_hash, hash) VALUES",
+                    s_chain_columns, 11);
+    s_pending_init (&a->personal, "INSERT INTO event_personal (event_id, subject, ip, sealed) VALUES",
+                    s_personal_columns, 4);
     if (!cm_db_begin (db))
         return false;
     if (s_exec (db, NULL, PGRES_TUPLES_OK, CHAIN_LOCK, 0, NULL) && s_read_head (db, &a->seq, a->hash) == 0)
@@ -279,22 +398,65 @@ s_begin_append (PGconn *db, append_t *a)
     return false;
 }
 
+//  Which of the events' ids the chain holds already, in one query: known
+//  [count] true for those. 0, or -1 (an id that is no UUID, or the database).
+static int
+s_known_ids (PGconn *db, const proto_audit_event_t *events, uint32_t count, bool *known)
+{
+    //  "{id,id,...}": UUIDs need no quoting in an array literal
+    char *ids = (char *) malloc ((size_t) count * 37 + 3);
+    if (!ids)
+        return -1;
+    size_t at = 0;
+    ids [at++] = '{';
+    for (uint32_t i = 0; i < count; i++) {
+        known [i] = false;
+        if (!proto_is_uuid (events [i].id)) {
+            free (ids);
+            return -1;
+        }
+        if (i)
+            ids [at++] = ',';
+        memcpy (ids + at, events [i].id, 36);
+        at += 36;
+    }
+    ids [at++] = '}';
+    ids [at] = 0;
+    const char *params [] = { ids };
+    PGresult *r = NULL;
+    bool ok = s_exec (db, &r, PGRES_TUPLES_OK, "SELECT id FROM chain WHERE id = ANY ($1::uuid[])", 1, params);
+    free (ids);
+    if (!ok)
+        return -1;
+    for (int row = 0; row < PQntuples (r); row++)
+        for (uint32_t i = 0; i < count; i++)
+            if (streq (PQgetvalue (r, row, 0), events [i].id))
+                known [i] = true;
+    PQclear (r);
+    return 0;
+}
+
 //  Append events inside the writer's transaction; how many were new, or -1
 static int
 s_append_events (PGconn *db, append_t *a, const proto_audit_event_t *events, uint32_t count,
                  const char *service, bool count_alerts)
 {
+    if (count == 0)
+        return 0;
+    bool *known = (bool *) malloc (sizeof (bool) * count);
+    if (!known || s_known_ids (db, events, count, known)) {
+        free (known);
+        return -1;
+    }
     int added = 0;
-    for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t i = 0; added >= 0 && i < count; i++) {
         const proto_audit_event_t *in = &events [i];
-        const char *id [] = { in->id };
-        PGresult *r = NULL;
-        if (!s_exec (db, &r, PGRES_TUPLES_OK, "SELECT 1 FROM chain WHERE id = $1", 1, id))
-            return -1;
-        bool known = PQntuples (r) > 0;
-        PQclear (r);
-        if (known)
-            continue;                   //  redelivered: stored once already
+        //  Redelivered (stored once already), or twice in this batch
+        bool seen = known [i];
+        for (uint32_t j = 0; !seen && j < i; j++)
+            seen = streq (events [j].id, in->id);
+        if (seen)
+            continue;
         event_in_t e = {
             .id = in->id, .at_ms = in->at_ms, .type = in->type,
             .service = service? service: in->service, .outcome = in->outcome,
@@ -302,9 +464,19 @@ s_append_events (PGconn *db, append_t *a, const proto_audit_event_t *events, uin
             .ip = s_opt (in->ip), .detail = s_opt (in->detail)
         };
         if (s_insert (db, a, &e, count_alerts))
-            return -1;
-        added++;
+            added = -1;
+        else
+            added++;
     }
+    free (known);
+    //  Chain rows first: the personal rows belong to events of the chain
+    if (added >= 0 && (s_pending_flush (db, &a->chain) || s_pending_flush (db, &a->personal)))
+        added = -1;
+    s_pending_clear (&a->chain);
+    s_pending_clear (&a->personal);
+    a->subject [0] = 0;
+    a->subject_has_key = false;
+    explicit_bzero (a->subject_key, sizeof a->subject_key);
     return added;
 }
 
