@@ -88,11 +88,15 @@ s_ship_batch (shipper_t *self)
     PGconn *db = cm_db_ensure (&self->db, self->cfg);
     if (!db)
         return -1;
-    //  A replaced connection (the server restarted) listens to nothing yet
+    //  A replaced connection (the server restarted) listens to nothing yet.
+    //  Its deletes need not wait for the disk: one lost in a crash only
+    //  sends its rows again, and audit keeps the first copy of each id,
+    //  which it committed durably before acknowledging.
     if (self->listening_pid != PQbackendPID (db)) {
         char listen [64];
         snprintf (listen, sizeof listen, "LISTEN " NOTIFY_CHANNEL "%s", cm_svc_name (self->cfg->service));
-        self->listening_pid = cm_db_exec (db, NULL, PGRES_COMMAND_OK, listen, 0, NULL)? PQbackendPID (db): 0;
+        self->listening_pid = cm_db_exec (db, NULL, PGRES_COMMAND_OK, "SET synchronous_commit = off", 0, NULL)
+                           && cm_db_exec (db, NULL, PGRES_COMMAND_OK, listen, 0, NULL)? PQbackendPID (db): 0;
     }
 
     char limit [16];
