@@ -8,6 +8,8 @@
 //  of one name would wake every service's shipper on any service's event.
 //  The schema is the service's name (its search_path), so both ends agree.
 #define NOTIFY_CHANNEL "audit_outbox_"
+//  How long a batch may gather while events keep coming (see s_linger)
+#define LINGER_MS 20
 
 void
 cm_audit_stmt (cm_db_stmt_t *stmt, const cm_ctx_t *ctx, const char *type,
@@ -152,15 +154,56 @@ s_ship_batch (shipper_t *self)
     return shipped;
 }
 
-static void
+//  Reads away the notifications that came; how many
+static int
 s_drain_notifications (PGconn *db)
 {
     if (!db)
-        return;
+        return 0;
     PQconsumeInput (db);
+    int count = 0;
     PGnotify *note;
-    while ((note = PQnotifies (db)))
+    while ((note = PQnotifies (db))) {
         PQfreemem (note);
+        count++;
+    }
+    return count;
+}
+
+//  Waits for the pipe or the database's notifications up to timeout ms;
+//  *notified counts those read. True when the pipe spoke.
+static bool
+s_wait (shipper_t *self, zsock_t *pipe, int timeout, int *notified)
+{
+    zmq_pollitem_t items [2] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { NULL, self->db && self->listening_pid == PQbackendPID (self->db)? PQsocket (self->db): -1, ZMQ_POLLIN, 0 }
+    };
+    int count = items [1].fd >= 0? 2: 1;
+    int rc = zmq_poll (items, count, timeout);
+    if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
+        return true;
+    if (count == 2 && (items [1].revents & ZMQ_POLLIN))
+        *notified += s_drain_notifications (self->db);
+    return false;
+}
+
+//  Events keep coming: give the next batch up to LINGER_MS to gather (each
+//  commit that wrote one notifies), so that audit commits once for many
+//  rather than once for each. True when the pipe spoke.
+static bool
+s_linger (shipper_t *self, zsock_t *pipe)
+{
+    int64_t until = zclock_mono () + LINGER_MS;
+    int notified = s_drain_notifications (self->db);
+    while (notified < self->cfg->audit_batch) {
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            break;
+        if (s_wait (self, pipe, (int) left, &notified))
+            return true;
+    }
+    return false;
 }
 
 static void
@@ -174,26 +217,22 @@ s_shipper_actor (zsock_t *pipe, void *arg)
         int shipped = s_ship_batch (self);
         if (shipped > 0) {
             backoff = 0;
-            s_drain_notifications (self->db);
-            //  More may be waiting; still look at the pipe between batches
-            zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll (&item, 1, 0) > 0)
-                terminated = true;
+            //  A full batch leaves more waiting: at once. After a part one,
+            //  let the next gather; still look at the pipe between batches.
+            //  A first event after a quiet spell went without waiting.
+            if (shipped < self->cfg->audit_batch)
+                terminated = s_linger (self, pipe);
+            else {
+                zmq_pollitem_t item = { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 };
+                terminated = zmq_poll (&item, 1, 0) > 0;
+            }
             continue;
         }
         if (shipped < 0)
             backoff = backoff? (backoff < 5000? backoff * 2: 5000): 200;
         //  Wait for a notification, the pipe, or the next retry
-        zmq_pollitem_t items [2] = {
-            { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
-            { NULL, self->db && self->listening_pid == PQbackendPID (self->db)? PQsocket (self->db): -1, ZMQ_POLLIN, 0 }
-        };
-        int count = items [1].fd >= 0? 2: 1;
-        int rc = zmq_poll (items, count, shipped < 0? backoff: 1000);
-        if (rc > 0 && (items [0].revents & ZMQ_POLLIN))
-            terminated = true;
-        if (count == 2 && (items [1].revents & ZMQ_POLLIN))
-            s_drain_notifications (self->db);
+        int notified = 0;
+        terminated = s_wait (self, pipe, shipped < 0? backoff: 1000, &notified);
     }
     //  Whatever is left stays in the outbox for the next start
     cm_client_destroy (&self->audit);
