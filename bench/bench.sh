@@ -15,6 +15,8 @@
 #   list_during_logins  missions_list while LOGIN_CONNECTIONS sign in without pause
 #   argon2_rate      bare password checks/s at auth's parameters on SERVICE_SLOW_WORKERS threads
 #   rss              resident memory of each service: idle, and its peak after the load
+#   split_*          missions_list and missions_create once more on this stack, with the
+#                    CPU per request of each process
 #
 # Env: ROUNDS (2) DURATION (10) WARMUP (2) THREADS (2) CONNECTIONS (64) LOGIN_CONNECTIONS (8)
 #      BENCH_HARNESS (../shared/bench/run)  FASTAPI_REF (../shared/anchors/fastapi_ref; set it
@@ -216,6 +218,47 @@ storm_run() {
     line=$(grep '^scenario=' "$OUT/wrk/$1.login_storm.txt") && record "$1" "$line"
 }
 
+# split_run NAME: one more run of a harness scenario on this stack, with the server CPU per
+# request of each process (PostgreSQL with its backends): where the time goes
+split_run() {
+    local name=$1 email password token id="" i url body="" method=GET t0=() t1=() line log procs
+    read -r email password < <(account "$OURS")
+    token=$(curl -fsS --data-urlencode grant_type=password --data-urlencode "username=$email" \
+                 --data-urlencode "password=$password" "$OURS/api/v1/auth/token" \
+            | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])') \
+        || die "cannot sign in for the split of $name"
+    for i in $(seq 1 20); do
+        id=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+                  --data-binary "{\"title\":\"Seed mission $i\",\"duration_minutes\":$((i * 5))}" \
+                  "$OURS/api/v1/missions" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') \
+            || die "cannot seed missions for the split of $name"
+    done
+    case "$name" in
+        missions_list) url=$OURS/api/v1/missions ;;
+        mission_get) url=$OURS/api/v1/missions/$id ;;
+        missions_create) url=$OURS/api/v1/missions method=POST \
+            body='{"title":"Bench mission","description":"Created under load by bench/run","duration_minutes":25}' ;;
+    esac
+    procs=("${OUR_SERVICES[@]}" redis postgres)
+    local pids=() svc
+    for svc in "${OUR_SERVICES[@]}"; do pids+=("$(pid_in "$RUN_DIR/pids/$svc.pid")"); done
+    pids+=("$(pid_in "$RUN_DIR/pids/redis.pid")" "$(pid_in "$(readlink -f "$RUN_DIR/pg")/postmaster.pid")")
+    export BENCH_SCENARIO=$name BENCH_METHOD=$method BENCH_BODY=$body BENCH_AUTH="Bearer $token" \
+           BENCH_CT=application/json BENCH_HEADERS=""
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${WARMUP}s" --timeout 5s -s "$BENCH_LUA" "$url" >/dev/null 2>&1
+    for i in "${!pids[@]}"; do t0[$i]=$(ticks "${pids[$i]}"); done
+    log=$OUT/wrk/ours.split_$name.txt
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s --latency -s "$BENCH_LUA" "$url" >"$log" 2>&1
+    for i in "${!pids[@]}"; do t1[$i]=$(ticks "${pids[$i]}"); done
+    line=$(grep '^scenario=' "$log") || { record ours "scenario=split_$name error=wrk_failed"; return; }
+    line=${line/scenario=$name/scenario=split_$name}
+    for i in "${!pids[@]}"; do
+        line+=" cpu_s_${procs[$i]}=$(awk -v a="${t0[$i]}" -v b="${t1[$i]}" -v hz="$(getconf CLK_TCK)" \
+            'BEGIN {printf "%.2f", (b - a) / hz}')"
+    done
+    record ours "$line"
+}
+
 say "results in $RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
     say "round $round of $ROUNDS"
@@ -225,6 +268,7 @@ for round in $(seq 1 "$ROUNDS"); do
     [ -n "$FASTAPI_REF" ] && login_run ref "$REF" "$REF_PIDS"
 done
 refresh_run
+for scenario in missions_list missions_create; do split_run "$scenario"; done
 storm_run ours "$OURS" "$OUR_PIDS"
 [ -n "$FASTAPI_REF" ] && storm_run ref "$REF" "$REF_PIDS"
 record ours "$(build/release/bench/argon2_rate "$SLOW_WORKERS" "$DURATION")"

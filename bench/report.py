@@ -74,6 +74,18 @@ def main():
     if quiet and storm:
         out.append("missions_list p99 {:.2f} ms alone, {:.2f} ms while sign-ins run without "
                    "pause beside it.".format(float(quiet["p99_ms"]), float(storm["p99_ms"])))
+    splits = [r for r in runs if r.get("scenario", "").startswith("split_") and "rps" in r]
+    if splits:
+        procs = [k[len("cpu_s_"):] for k in splits[0] if k.startswith("cpu_s_")]
+        out.append("")
+        out.append("| CPU µs per request | rps | " + " | ".join(procs) + " | all |")
+        out.append("|---|---:|" + "---:|" * (len(procs) + 1))
+        for run in splits:
+            requests = int(run["requests"]) or 1
+            each = [float(run["cpu_s_" + p]) * 1e6 / requests for p in procs]
+            out.append("| {} | {:,.0f} | ".format(run["scenario"][len("split_"):], float(run["rps"]))
+                       + " | ".join("{:,.0f}".format(v) for v in each)
+                       + " | {:,.0f} |".format(sum(each)))
     if extra:
         out.append("")
         out.append("| RSS (MiB) | " + " | ".join(extra.get("rss_idle_kib", {}).keys()) + " |")
