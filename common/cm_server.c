@@ -1,12 +1,13 @@
-/*  cm_server - frontend actor, LRU worker pool, request processing */
+/*  cm_server - frontend actor, worker lanes sharing its ROUTER, request processing */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <unistd.h>
 #include "cm_server.h"
 #include "cm_curve.h"
 #include "cm_log.h"
 #include "../proto/proto_envelope.h"
-
-#define READY_SIGNAL ""
 
 //  ---------------------------------------------------------------------
 //  Request processing (worker threads)
@@ -171,96 +172,53 @@ reply:
     cm_log_set_request_id ("");
 }
 
-typedef struct {
-    const cm_server_spec_t *spec;
-    char *backend;                  //  inproc endpoint of the frontend, owned
-    int index;
-    int lane;                       //  0 fast, 1 slow
-} worker_args_t;
-
-static void
-s_worker (zsock_t *pipe, void *arg)
-{
-    worker_args_t *args = (worker_args_t *) arg;
-    const cm_server_spec_t *spec = args->spec;
-    zsock_signal (pipe, 0);             //  for zactor_new; the status follows
-    void *state = spec->worker_new? spec->worker_new (spec->cfg, spec->cert, args->index): NULL;
-    //  The identity's first letter tells the frontend the worker's lane
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    if (dealer) {
-        char identity [16];
-        snprintf (identity, sizeof identity, "%c%d", args->lane? 'S': 'F', args->index);
-        zsock_set_identity (dealer, identity);
-        if (zsock_connect (dealer, "%s", args->backend))
-            zsock_destroy (&dealer);
-    }
-    if (!dealer || (spec->worker_new && !state)) {
-        zsock_signal (pipe, 1);
-        goto cleanup;
-    }
-    zsock_signal (pipe, 0);
-    zstr_send (dealer, READY_SIGNAL);
-
-    zpoller_t *poller = zpoller_new (pipe, dealer, NULL);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init (&buf);
-    while (true) {
-        void *which = zpoller_wait (poller, -1);
-        if (which == pipe)
-            break;                  //  $TERM: requests in hand are done
-        if (which != dealer)
-            continue;
-        zmsg_t *msg = zmsg_recv (dealer);
-        if (!msg)
-            break;
-        //  [client id][peer][arrival][envelope], as the frontend built it
-        zframe_t *client = zmsg_pop (msg);
-        char *peer = zmsg_popstr (msg);
-        zframe_t *arrival = zmsg_pop (msg);
-        zframe_t *request = zmsg_pop (msg);
-        int64_t arrived = 0;
-        if (arrival && zframe_size (arrival) == sizeof arrived)
-            memcpy (&arrived, zframe_data (arrival), sizeof arrived);
-        if (client && peer && request) {
-            cm_server_process (spec, state, peer, arrived, zframe_data (request),
-                               zframe_size (request), &buf);
-            zmsg_t *reply = zmsg_new ();
-            zmsg_append (reply, &client);
-            zmsg_addmem (reply, buf.data, buf.size);
-            zmsg_send (&reply, dealer);
-        }
-        else
-            zstr_send (dealer, READY_SIGNAL);
-        zframe_destroy (&client);
-        zframe_destroy (&arrival);
-        zframe_destroy (&request);
-        zstr_free (&peer);
-        zmsg_destroy (&msg);
-    }
-    msgpack_sbuffer_destroy (&buf);
-    zpoller_destroy (&poller);
-cleanup:
-    zsock_destroy (&dealer);
-    if (state)
-        spec->worker_destroy (&state);
-}
-
 //  ---------------------------------------------------------------------
-//  Frontend actor
+//  The server: one ROUTER shared under a lock, a queue per lane
 
 #define LANES 2
+#define CLIENT_ID_MAX 255           //  a ZeroMQ routing id is at most 255 bytes
+
+//  A request waiting for a worker
+typedef struct request_s {
+    struct request_s *next;         //  next in its lane's queue
+    zmq_msg_t body;                 //  the envelope frame, owned
+    int64_t arrived;                //  zclock_mono () when taken off the socket
+    size_t client_size;
+    uint8_t client [CLIENT_ID_MAX]; //  the ROUTER's routing id of the client
+    char peer [];                   //  ZAP User-Id of the connection
+} request_t;
 
 typedef struct {
+    request_t *head;                //  oldest, taken first
+    request_t *tail;
+    int64_t size;
+} queue_t;
+
+typedef struct server_s server_t;
+
+typedef struct {
+    server_t *server;               //  borrowed
+    pthread_t thread;
+    int index;                      //  within its lane
+    int lane;                       //  0 fast, 1 slow
+    int status;                     //  0 starting, 1 serving, -1 could not start
+} worker_t;
+
+struct server_s {
     const cm_server_spec_t *spec;
-    zsock_t *router;                //  CURVE ROUTER, clients
-    zsock_t *backend;               //  inproc ROUTER, workers
-    zactor_t **workers;             //  worker actors, both lanes
-    int worker_count;
+    pthread_mutex_t lock;           //  guards the router and everything below
+    zsock_t *router;                //  CURVE ROUTER, clients; any thread, under the lock
+    queue_t queue [LANES];          //  requests no worker has taken yet
+    pthread_cond_t ready [LANES];   //  a lane's queue got a request, or stopping
+    pthread_cond_t started;         //  a worker's status changed
+    int64_t workers [LANES];        //  worker threads of each lane
+    int64_t in_hand [LANES];        //  requests a worker has taken and not answered
+    int64_t last_request;           //  zclock_mono () of the last message taken in
+    bool stopping;                  //  workers leave once their request in hand is done
     bool has_slow;                  //  any slow route: a slow lane exists
-    zlist_t *idle [LANES];          //  worker identity frames ready for work
-    zlist_t *pending [LANES];       //  requests waiting for a worker (zmsg_t)
-    char backend_endpoint [64];
-} server_t;
+    worker_t *pool;                 //  both lanes, fast first
+    int pool_size;                  //  threads started (joined on destroy)
+};
 
 int
 cm_server_lane (const cm_server_spec_t *spec, const uint8_t *data, size_t size)
@@ -292,93 +250,205 @@ cm_server_lane (const cm_server_spec_t *spec, const uint8_t *data, size_t size)
     return lane;
 }
 
-//  Answers a request without a worker ("busy"), from the frontend
+static request_t *
+s_queue_pop (queue_t *queue)
+{
+    request_t *request = queue->head;
+    if (request) {
+        queue->head = request->next;
+        if (!queue->head)
+            queue->tail = NULL;
+        queue->size--;
+    }
+    return request;
+}
+
 static void
-s_refuse (server_t *self, zframe_t **client_p, zframe_t *request, cm_err_t status)
+s_request_destroy (request_t **request_p)
+{
+    if (*request_p) {
+        zmq_msg_close (&(*request_p)->body);
+        free (*request_p);
+        *request_p = NULL;
+    }
+}
+
+//  Sends [client][reply] on the ROUTER; the lock is held. The reply is
+//  consumed on success and left to the caller to close otherwise
+static void
+s_send (server_t *self, const void *client, size_t client_size, zmq_msg_t *reply)
+{
+    //  No mandatory routing: a client that went away is dropped silently,
+    //  so neither send blocks or fails for it
+    void *router = zsock_resolve (self->router);
+    if (zmq_send (router, client, client_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) == (int) client_size)
+        zmq_msg_send (reply, router, ZMQ_DONTWAIT);
+}
+
+//  Answers a request without a worker ("busy"); the lock is held
+static void
+s_refuse (server_t *self, zmq_msg_t *client, zmq_msg_t *body, cm_err_t status)
 {
     msgpack_unpacked upk;
     msgpack_unpacked_init (&upk);
     proto_envelope_t env;
     proto_error_t err;
-    bool decoded = proto_envelope_decode (zframe_data (request), zframe_size (request),
+    bool decoded = proto_envelope_decode (zmq_msg_data (body), zmq_msg_size (body),
                                           &upk, &env, &err) == CM_OK;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
     s_encode_reply (decoded? &env: NULL, status, NULL, NULL, NULL, &buf);
-    zmsg_t *reply = zmsg_new ();
-    zmsg_append (reply, client_p);
-    zmsg_addmem (reply, buf.data, buf.size);
-    zmsg_send (&reply, self->router);
+    zmq_msg_t reply;
+    if (zmq_msg_init_size (&reply, buf.size) == 0) {
+        memcpy (zmq_msg_data (&reply), buf.data, buf.size);
+        s_send (self, zmq_msg_data (client), zmq_msg_size (client), &reply);
+        zmq_msg_close (&reply);
+    }
     msgpack_sbuffer_destroy (&buf);
     if (decoded)
         proto_clear (&proto_envelope_desc, &env);
     msgpack_unpacked_destroy (&upk);
 }
 
-static void
-s_dispatch (server_t *self)
+//  Queues one [client][body] message, or refuses it; the lock is held.
+//  Returns the lane it was queued on, or -1
+static int
+s_accept (server_t *self, zmq_msg_t *client, zmq_msg_t *body)
 {
-    for (int lane = 0; lane < LANES; lane++)
-        while (zlist_size (self->idle [lane]) && zlist_size (self->pending [lane])) {
-            zframe_t *worker = (zframe_t *) zlist_pop (self->idle [lane]);
-            zmsg_t *msg = (zmsg_t *) zlist_pop (self->pending [lane]);
-            zmsg_prepend (msg, &worker);
-            zmsg_send (&msg, self->backend);
-        }
-}
-
-static void
-s_handle_client (server_t *self)
-{
-    zmsg_t *msg = zmsg_recv (self->router);
-    if (!msg)
-        return;
-    //  A DEALER client sends exactly one frame; anything else is dropped
-    if (zmsg_size (msg) != 2) {
-        zmsg_destroy (&msg);
-        return;
-    }
-    zframe_t *client = zmsg_pop (msg);
-    zframe_t *request = zmsg_pop (msg);
-    zmsg_destroy (&msg);
-    const char *peer = zframe_meta (request, "User-Id");
+    const char *peer = zmq_msg_gets (body, "User-Id");
     if (!peer || !*peer) {
         //  Only ZAP-admitted peers get here; no User-Id means no handler ran
         cm_error ("request without an authenticated peer: refused");
-        zframe_destroy (&client);
-        zframe_destroy (&request);
-        return;
+        return -1;
     }
-    int lane = self->has_slow? cm_server_lane (self->spec, zframe_data (request), zframe_size (request)): 0;
-    if ((int64_t) zlist_size (self->pending [lane]) >= self->spec->cfg->max_queue) {
-        s_refuse (self, &client, request, CM_BUSY);
-        zframe_destroy (&request);
-        return;
+    int lane = self->has_slow? cm_server_lane (self->spec, zmq_msg_data (body), zmq_msg_size (body)): 0;
+    //  The bound is on requests beyond what the lane's free workers take
+    //  at once, however soon those workers wake up to take them
+    int64_t free_workers = self->workers [lane] - self->in_hand [lane];
+    if (self->queue [lane].size - free_workers >= self->spec->cfg->max_queue) {
+        s_refuse (self, client, body, CM_BUSY);
+        return -1;
     }
-    int64_t arrived = zclock_mono ();
-    zmsg_t *work = zmsg_new ();
-    zmsg_append (work, &client);
-    zmsg_addstr (work, peer);
-    zmsg_addmem (work, &arrived, sizeof arrived);
-    zmsg_append (work, &request);
-    zlist_append (self->pending [lane], work);
-    s_dispatch (self);
+    size_t peer_size = strlen (peer) + 1;
+    request_t *request = (request_t *) malloc (sizeof (request_t) + peer_size);
+    if (!request)
+        return -1;
+    request->next = NULL;
+    request->arrived = zclock_mono ();
+    request->client_size = zmq_msg_size (client);
+    memcpy (request->client, zmq_msg_data (client), request->client_size);
+    memcpy (request->peer, peer, peer_size);
+    zmq_msg_init (&request->body);
+    zmq_msg_move (&request->body, body);
+    queue_t *queue = &self->queue [lane];
+    if (queue->tail)
+        queue->tail->next = request;
+    else
+        queue->head = request;
+    queue->tail = request;
+    queue->size++;
+    return lane;
 }
 
-static void
-s_handle_worker (server_t *self)
+//  One more frame of the message being read, into part; false when the
+//  message has no more (or the frame could not be read)
+static bool
+s_recv_more (void *router, zmq_msg_t *last, zmq_msg_t *part)
 {
-    zmsg_t *msg = zmsg_recv (self->backend);
-    if (!msg)
-        return;
-    zframe_t *worker = zmsg_pop (msg);
-    int lane = zframe_size (worker) > 0 && zframe_data (worker) [0] == 'S'? 1: 0;
-    zlist_append (self->idle [lane], worker);
-    //  [client id][reply] goes back out; a lone empty frame is READY
-    if (zmsg_size (msg) == 2)
-        zmsg_send (&msg, self->router);
-    zmsg_destroy (&msg);
-    s_dispatch (self);
+    return zmq_msg_more (last) && zmq_msg_recv (part, router, ZMQ_DONTWAIT) >= 0;
+}
+
+//  Takes in every message the ROUTER holds and wakes workers for them; the
+//  lock is held. own_lane is the caller's lane when it is a worker that
+//  takes a request itself next (-1 for the frontend): it wakes one fewer.
+//  It reads until EAGAIN, which also reads the socket's pending commands:
+//  from then on ZMQ_FD turns readable again as soon as input arrives.
+static void
+s_drain (server_t *self, int own_lane)
+{
+    void *router = zsock_resolve (self->router);
+    bool take_one = own_lane >= 0;
+    while (true) {
+        zmq_msg_t client, body, extra;
+        zmq_msg_init (&client);
+        if (zmq_msg_recv (&client, router, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&client);
+            break;
+        }
+        self->last_request = zclock_mono ();
+        zmq_msg_init (&body);
+        bool whole = s_recv_more (router, &client, &body) && !zmq_msg_more (&body);
+        //  A DEALER client sends exactly one frame; anything else is dropped
+        zmq_msg_init (&extra);
+        for (zmq_msg_t *last = &body; s_recv_more (router, last, &extra); last = &extra)
+            whole = false;
+        zmq_msg_close (&extra);
+        int lane = whole && zmq_msg_size (&client) <= CLIENT_ID_MAX?
+                   s_accept (self, &client, &body): -1;
+        if (lane >= 0 && lane == own_lane && take_one)
+            take_one = false;
+        else
+        if (lane >= 0)
+            pthread_cond_signal (&self->ready [lane]);
+        zmq_msg_close (&client);
+        zmq_msg_close (&body);
+    }
+}
+
+//  A worker thread: takes requests of its lane, processes them without the
+//  lock, answers on the ROUTER itself
+static void *
+s_worker (void *arg)
+{
+    worker_t *worker = (worker_t *) arg;
+    server_t *self = worker->server;
+    const cm_server_spec_t *spec = self->spec;
+    void *state = spec->worker_new? spec->worker_new (spec->cfg, spec->cert, worker->index): NULL;
+    pthread_mutex_lock (&self->lock);
+    worker->status = spec->worker_new && !state? -1: 1;
+    pthread_cond_broadcast (&self->started);
+    if (worker->status < 0) {
+        pthread_mutex_unlock (&self->lock);
+        return NULL;
+    }
+    int lane = worker->lane;
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init (&buf);
+    while (true) {
+        request_t *request = NULL;
+        while (!self->stopping && !(request = s_queue_pop (&self->queue [lane])))
+            pthread_cond_wait (&self->ready [lane], &self->lock);
+        if (!request)
+            break;                  //  stopping: the request in hand was answered
+        self->in_hand [lane]++;
+        pthread_mutex_unlock (&self->lock);
+
+        cm_server_process (spec, state, request->peer, request->arrived,
+                           zmq_msg_data (&request->body), zmq_msg_size (&request->body), &buf);
+        zmq_msg_t reply;
+        bool built = zmq_msg_init_size (&reply, buf.size) == 0;
+        if (built)
+            memcpy (zmq_msg_data (&reply), buf.data, buf.size);
+        zmq_msg_close (&request->body);
+
+        pthread_mutex_lock (&self->lock);
+        if (built)
+            s_send (self, request->client, request->client_size, &reply);
+        self->in_hand [lane]--;
+        //  Any call on the socket may read its pending commands, a notice of
+        //  new input among them, so ZMQ_FD would not wake the frontend for
+        //  that input: take it in now, and take the next request straight on
+        if (!self->stopping)
+            s_drain (self, lane);
+        if (built)
+            zmq_msg_close (&reply);
+        free (request);
+    }
+    pthread_mutex_unlock (&self->lock);
+    msgpack_sbuffer_destroy (&buf);
+    if (state)
+        spec->worker_destroy (&state);
+    return NULL;
 }
 
 static void
@@ -387,21 +457,23 @@ s_server_destroy (server_t **self_p)
     server_t *self = *self_p;
     if (!self)
         return;
-    for (int i = 0; i < self->worker_count; i++)
-        zactor_destroy (&self->workers [i]);
-    free (self->workers);
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    for (int lane = 0; lane < LANES; lane++)
+        pthread_cond_broadcast (&self->ready [lane]);
+    pthread_mutex_unlock (&self->lock);
+    for (int i = 0; i < self->pool_size; i++)
+        pthread_join (self->pool [i].thread, NULL);
+    free (self->pool);
     for (int lane = 0; lane < LANES; lane++) {
-        zframe_t *frame;
-        while ((frame = (zframe_t *) zlist_pop (self->idle [lane])))
-            zframe_destroy (&frame);
-        zlist_destroy (&self->idle [lane]);
-        zmsg_t *msg;
-        while ((msg = (zmsg_t *) zlist_pop (self->pending [lane])))
-            zmsg_destroy (&msg);
-        zlist_destroy (&self->pending [lane]);
+        request_t *request;
+        while ((request = s_queue_pop (&self->queue [lane])))
+            s_request_destroy (&request);
+        pthread_cond_destroy (&self->ready [lane]);
     }
-    zsock_destroy (&self->backend);
+    pthread_cond_destroy (&self->started);
     zsock_destroy (&self->router);
+    pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;
 }
@@ -411,43 +483,63 @@ s_server_new (const cm_server_spec_t *spec)
 {
     server_t *self = (server_t *) zmalloc (sizeof (server_t));
     self->spec = spec;
-    for (int lane = 0; lane < LANES; lane++) {
-        self->idle [lane] = zlist_new ();
-        self->pending [lane] = zlist_new ();
-    }
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->started, NULL);
+    for (int lane = 0; lane < LANES; lane++)
+        pthread_cond_init (&self->ready [lane], NULL);
     for (size_t r = 0; r < spec->route_count; r++)
         self->has_slow = self->has_slow || spec->routes [r].slow;
-    snprintf (self->backend_endpoint, sizeof self->backend_endpoint,
-              "inproc://cm-workers-%p", (void *) self);
-    self->backend = zsock_new_router (self->backend_endpoint);
-    int fast = (int) spec->cfg->workers;
-    self->worker_count = fast + (self->has_slow? (int) spec->cfg->slow_workers: 0);
-    self->workers = (zactor_t **) zmalloc (sizeof (zactor_t *) * (size_t) self->worker_count);
-    bool ok = self->backend != NULL;
-    for (int i = 0; ok && i < self->worker_count; i++) {
-        worker_args_t *args = (worker_args_t *) zmalloc (sizeof (worker_args_t));
-        args->spec = spec;
-        args->backend = strdup (self->backend_endpoint);
-        args->lane = i >= fast? 1: 0;
-        args->index = i >= fast? i - fast: i;
-        //  The worker reads args only until it signals, so they are freed here
-        self->workers [i] = zactor_new (s_worker, args);
-        ok = self->workers [i] && zsock_wait (self->workers [i]) == 0;
-        if (!ok) {
-            cm_error ("worker %d could not start", i);
-            zactor_destroy (&self->workers [i]);
+    self->workers [0] = spec->cfg->workers;
+    self->workers [1] = self->has_slow? spec->cfg->slow_workers: 0;
+    int count = (int) (self->workers [0] + self->workers [1]);
+    self->pool = (worker_t *) zmalloc (sizeof (worker_t) * (size_t) count);
+    bool ok = true;
+    for (int i = 0; ok && i < count; i++) {
+        worker_t *worker = &self->pool [i];
+        worker->server = self;
+        worker->lane = i >= self->workers [0]? 1: 0;
+        worker->index = worker->lane? i - (int) self->workers [0]: i;
+        ok = pthread_create (&worker->thread, NULL, s_worker, worker) == 0;
+        if (ok) {
+            self->pool_size++;
+            pthread_mutex_lock (&self->lock);
+            while (worker->status == 0)
+                pthread_cond_wait (&self->started, &self->lock);
+            ok = worker->status > 0;
+            pthread_mutex_unlock (&self->lock);
         }
-        free (args->backend);
-        free (args);
+        if (!ok)
+            cm_error ("worker %d could not start", i);
     }
     //  The public endpoint is bound last: no request arrives before the
     //  workers can take it
-    if (ok)
+    if (ok) {
+        pthread_mutex_lock (&self->lock);
         self->router = cm_curve_server (spec->cert, cm_svc_name (spec->service), spec->cfg->bind);
+        pthread_mutex_unlock (&self->lock);
+    }
     if (!ok || !self->router)
         s_server_destroy (&self);
     return self;
 }
+
+//  True once draining has nothing left: no request queued or in hand, and
+//  none taken in lately (a client may be about to send the next one)
+static bool
+s_server_idle (server_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    bool idle = true;
+    for (int lane = 0; lane < LANES; lane++)
+        idle = idle && self->queue [lane].size == 0 && self->in_hand [lane] == 0;
+    idle = idle && zclock_mono () - self->last_request > 100;
+    pthread_mutex_unlock (&self->lock);
+    return idle;
+}
+
+//  ---------------------------------------------------------------------
+//  Frontend actor: waits with poll () on the ROUTER's and the pipe's
+//  ZMQ_FD, takes input in under the lock, handles $TERM
 
 static void
 s_server_actor (zsock_t *pipe, void *arg)
@@ -461,46 +553,54 @@ s_server_actor (zsock_t *pipe, void *arg)
         return;
     }
     zsock_signal (pipe, 0);
-    cm_info ("serving on %s with %d workers", spec->cfg->bind, self->worker_count);
+    cm_info ("serving on %s with %d workers", spec->cfg->bind, self->pool_size);
 
-    zpoller_t *poller = zpoller_new (pipe, self->router, self->backend, NULL);
+    //  Both descriptors only say "look": ZMQ_FD is readable when commands
+    //  wait, so each is read until the socket has nothing more
+    struct pollfd items [2] = {
+        { zsock_fd (self->router), POLLIN, 0 },
+        { zsock_fd (pipe), POLLIN, 0 }
+    };
+    bool router_ready = true, pipe_ready = true;
     int64_t drain_until = 0;            //  set once draining
-    int64_t last_request = zclock_mono ();
-    while (true) {
-        void *which = zpoller_wait (poller, drain_until? 50: -1);
-        if (which == pipe) {
+    bool stop = false;
+    while (!stop) {
+        if (router_ready) {
+            pthread_mutex_lock (&self->lock);
+            s_drain (self, -1);
+            pthread_mutex_unlock (&self->lock);
+        }
+        while (pipe_ready && !stop && (zsock_events (pipe) & ZMQ_POLLIN)) {
             char *command = zstr_recv (pipe);
             if (!command || streq (command, "$TERM")) {
-                if (drain_until) {
-                    zstr_free (&command);
-                    break;
+                if (drain_until)
+                    stop = true;
+                else {
+                    //  Unbind so new requests go to other replicas, finish the rest
+                    pthread_mutex_lock (&self->lock);
+                    zsock_unbind (self->router, "%s", spec->cfg->bind);
+                    s_drain (self, -1);     //  the unbind may have read an input notice
+                    pthread_mutex_unlock (&self->lock);
+                    drain_until = zclock_mono () + spec->cfg->drain_timeout_ms;
+                    cm_info ("draining for up to %lld ms", (long long) spec->cfg->drain_timeout_ms);
                 }
-                //  Unbind so new requests go to other replicas, finish the rest
-                zsock_unbind (self->router, "%s", spec->cfg->bind);
-                drain_until = zclock_mono () + spec->cfg->drain_timeout_ms;
-                cm_info ("draining for up to %lld ms", (long long) spec->cfg->drain_timeout_ms);
             }
             zstr_free (&command);
         }
-        else
-        if (which == self->router) {
-            s_handle_client (self);
-            last_request = zclock_mono ();
+        if (drain_until && !stop)
+            stop = s_server_idle (self) || zclock_mono () >= drain_until;
+        if (stop)
+            break;
+        if (poll (items, 2, drain_until? 50: -1) < 0 && errno != EINTR) {
+            cm_error ("poll failed: %s", strerror (errno));
+            break;
         }
-        else
-        if (which == self->backend)
-            s_handle_worker (self);
-
-        if (drain_until) {
-            bool idle = (int) (zlist_size (self->idle [0]) + zlist_size (self->idle [1])) == self->worker_count
-                     && zlist_size (self->pending [0]) + zlist_size (self->pending [1]) == 0
-                     && zclock_mono () - last_request > 100;
-            if (idle || zclock_mono () >= drain_until)
-                break;
-        }
+        router_ready = items [0].revents != 0;
+        pipe_ready = items [1].revents != 0;
     }
-    zpoller_destroy (&poller);
-    size_t unfinished = zlist_size (self->pending [0]) + zlist_size (self->pending [1]);
+    pthread_mutex_lock (&self->lock);
+    int64_t unfinished = self->queue [0].size + self->queue [1].size;
+    pthread_mutex_unlock (&self->lock);
     s_server_destroy (&self);
     cm_info ("stopped%s", unfinished? " with requests unfinished": "");
     //  zactor_destroy sent $TERM and waits; if we left on our own after a

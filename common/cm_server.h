@@ -1,13 +1,25 @@
 /*  cm_server - the one loop every backend service runs
 
-    A frontend actor owns the CURVE ROUTER and hands each request to an idle
-    worker thread (least-recently-used), queueing at most SERVICE_MAX_QUEUE
-    when all are busy and answering "busy" past that. Routes marked slow
-    (password hashing) run on their own SERVICE_SLOW_WORKERS threads, so a
-    burst of sign-ins never holds up the service's other requests. A worker decodes the
-    envelope strictly, checks that the peer may assert the identity it
-    carries, enforces the deadline, decodes the typed body, calls the route's
-    handler and encodes the reply. Handlers see typed structs only.
+    One CURVE ROUTER is shared by a frontend thread and the worker threads,
+    every use of it under one lock. The frontend sleeps in poll () on the
+    ROUTER's ZMQ_FD and its actor pipe; woken, it takes in every waiting
+    request (each carries the peer's ZAP User-Id and its arrival time) and
+    puts it on its lane's queue, waking one worker of that lane. Routes
+    marked slow (password hashing) have their own SERVICE_SLOW_WORKERS
+    threads, so a burst of sign-ins never holds up the service's other
+    requests. Past SERVICE_MAX_QUEUE requests beyond what a lane's free
+    workers take, the request is answered "busy" at once.
+
+    A worker decodes the envelope strictly, checks that the peer may assert
+    the identity it carries, enforces the deadline, decodes the typed body,
+    calls the route's handler and encodes the reply, all without the lock;
+    then it sends the reply on the ROUTER itself and takes in what arrived
+    meanwhile, going straight on to its next request. Under load most
+    requests so cost no thread wake-up at all; when idle, one of the
+    frontend and one of a worker.
+    Because any call on a ZeroMQ socket may read its pending commands, and
+    with them the notice that ZMQ_FD signals, each holder of the lock reads
+    the ROUTER until it has nothing more before letting go of it.
 
     On $TERM the frontend unbinds (new requests go to other replicas), lets
     in-flight and queued requests finish for up to DRAIN_TIMEOUT_MS, then
