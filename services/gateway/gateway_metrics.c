@@ -92,7 +92,8 @@ gateway_metrics_backend (cm_svc_t svc, cm_err_t result, int64_t duration_us)
         return;
     s_histogram_add (&s_backend [svc], duration_us);
     //  No answer in time, or an answer we could not read: the backend failed
-    if (result == CM_UNAVAILABLE || result == CM_TIMEOUT || result == CM_BAD_GATEWAY || result == CM_BUSY)
+    if (result == CM_UNAVAILABLE || result == CM_TIMEOUT || result == CM_BAD_GATEWAY || result == CM_BUSY
+    ||  result == CM_DRAINING)
         atomic_fetch_add_explicit (&s_backend_failures [svc], 1, memory_order_relaxed);
 }
 

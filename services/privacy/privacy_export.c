@@ -136,6 +136,7 @@ s_call (export_t *self, cm_svc_t svc, int msg_id, const void *req, void *rep)
     if (status == CM_NOT_FOUND)
         return s_fail (self, CM_CONFLICT, CHANGED);
     cm_err_t err = status == CM_UNAVAILABLE || status == CM_BUSY || status == CM_TIMEOUT
+                || status == CM_DRAINING
                  ? CM_UNAVAILABLE: CM_BAD_GATEWAY;
     return s_fail (self, err, "the export cannot be complete: %s did not answer properly",
                    cm_svc_name (svc));
