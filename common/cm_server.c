@@ -177,6 +177,8 @@ reply:
 
 #define LANES 2
 #define CLIENT_ID_MAX 255           //  a ZeroMQ routing id is at most 255 bytes
+#define QUIET_MS 100                //  draining ends once no request came for this long
+#define FLUSH_MS 1000               //  on close, replies still going out get this long
 
 //  A request waiting for a worker
 typedef struct request_s {
@@ -214,6 +216,7 @@ struct server_s {
     int64_t workers [LANES];        //  worker threads of each lane
     int64_t in_hand [LANES];        //  requests a worker has taken and not answered
     int64_t last_request;           //  zclock_mono () of the last message taken in
+    bool draining;                  //  new requests are refused "draining", not queued
     bool stopping;                  //  workers leave once their request in hand is done
     bool has_slow;                  //  any slow route: a slow lane exists
     worker_t *pool;                 //  both lanes, fast first
@@ -285,9 +288,11 @@ s_send (server_t *self, const void *client, size_t client_size, zmq_msg_t *reply
         zmq_msg_send (reply, router, ZMQ_DONTWAIT);
 }
 
-//  Answers a request without a worker ("busy"); the lock is held
+//  Answers a request without a worker ("busy", "draining"); the lock is
+//  held. client is the routing id, body the request envelope
 static void
-s_refuse (server_t *self, zmq_msg_t *client, zmq_msg_t *body, cm_err_t status)
+s_refuse (server_t *self, const void *client, size_t client_size, zmq_msg_t *body,
+          cm_err_t status)
 {
     msgpack_unpacked upk;
     msgpack_unpacked_init (&upk);
@@ -295,13 +300,15 @@ s_refuse (server_t *self, zmq_msg_t *client, zmq_msg_t *body, cm_err_t status)
     proto_error_t err;
     bool decoded = proto_envelope_decode (zmq_msg_data (body), zmq_msg_size (body),
                                           &upk, &env, &err) == CM_OK;
+    //  A replica going away is gone within the second: ask for that little
+    cm_reply_info_t info = { "", "", status == CM_DRAINING? 1: 0 };
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
-    s_encode_reply (decoded? &env: NULL, status, NULL, NULL, NULL, &buf);
+    s_encode_reply (decoded? &env: NULL, status, &info, NULL, NULL, &buf);
     zmq_msg_t reply;
     if (zmq_msg_init_size (&reply, buf.size) == 0) {
         memcpy (zmq_msg_data (&reply), buf.data, buf.size);
-        s_send (self, zmq_msg_data (client), zmq_msg_size (client), &reply);
+        s_send (self, client, client_size, &reply);
         zmq_msg_close (&reply);
     }
     msgpack_sbuffer_destroy (&buf);
@@ -321,12 +328,18 @@ s_accept (server_t *self, zmq_msg_t *client, zmq_msg_t *body)
         cm_error ("request without an authenticated peer: refused");
         return -1;
     }
+    //  Draining: nothing new is run here; the client sends it on to
+    //  another replica
+    if (self->draining) {
+        s_refuse (self, zmq_msg_data (client), zmq_msg_size (client), body, CM_DRAINING);
+        return -1;
+    }
     int lane = self->has_slow? cm_server_lane (self->spec, zmq_msg_data (body), zmq_msg_size (body)): 0;
     //  The bound is on requests beyond what the lane's free workers take
     //  at once, however soon those workers wake up to take them
     int64_t free_workers = self->workers [lane] - self->in_hand [lane];
     if (self->queue [lane].size - free_workers >= self->spec->cfg->max_queue) {
-        s_refuse (self, client, body, CM_BUSY);
+        s_refuse (self, zmq_msg_data (client), zmq_msg_size (client), body, CM_BUSY);
         return -1;
     }
     size_t peer_size = strlen (peer) + 1;
@@ -465,13 +478,26 @@ s_server_destroy (server_t **self_p)
     for (int i = 0; i < self->pool_size; i++)
         pthread_join (self->pool [i].thread, NULL);
     free (self->pool);
+    //  Only this thread is left. Requests no worker took never ran: they
+    //  and whatever arrived meanwhile are refused "draining", so their
+    //  clients send them on at once instead of waiting for a reply
+    self->draining = true;
     for (int lane = 0; lane < LANES; lane++) {
         request_t *request;
-        while ((request = s_queue_pop (&self->queue [lane])))
+        while ((request = s_queue_pop (&self->queue [lane]))) {
+            if (self->router)
+                s_refuse (self, request->client, request->client_size, &request->body, CM_DRAINING);
             s_request_destroy (&request);
+        }
         pthread_cond_destroy (&self->ready [lane]);
     }
     pthread_cond_destroy (&self->started);
+    if (self->router) {
+        s_drain (self, -1);
+        //  The connections stay open until the replies queued on them have
+        //  gone out (the context keeps flushing them after the close)
+        zsock_set_linger (self->router, FLUSH_MS);
+    }
     zsock_destroy (&self->router);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -524,7 +550,8 @@ s_server_new (const cm_server_spec_t *spec)
 }
 
 //  True once draining has nothing left: no request queued or in hand, and
-//  none taken in lately (a client may be about to send the next one)
+//  none arrived lately, not even one refused: a client that sends now and
+//  then would lose a request sent just as the socket closes
 static bool
 s_server_idle (server_t *self)
 {
@@ -532,7 +559,7 @@ s_server_idle (server_t *self)
     bool idle = true;
     for (int lane = 0; lane < LANES; lane++)
         idle = idle && self->queue [lane].size == 0 && self->in_hand [lane] == 0;
-    idle = idle && zclock_mono () - self->last_request > 100;
+    idle = idle && zclock_mono () - self->last_request > QUIET_MS;
     pthread_mutex_unlock (&self->lock);
     return idle;
 }
@@ -576,10 +603,13 @@ s_server_actor (zsock_t *pipe, void *arg)
                 if (drain_until)
                     stop = true;
                 else {
-                    //  Unbind so new requests go to other replicas, finish the rest
+                    //  The endpoint stays bound: unbinding would close the
+                    //  connections the replies of work in hand must go out
+                    //  on. New requests are refused "draining" instead (the
+                    //  client sends them to another replica); the rest runs
                     pthread_mutex_lock (&self->lock);
-                    zsock_unbind (self->router, "%s", spec->cfg->bind);
-                    s_drain (self, -1);     //  the unbind may have read an input notice
+                    self->draining = true;
+                    s_drain (self, -1);
                     pthread_mutex_unlock (&self->lock);
                     drain_until = zclock_mono () + spec->cfg->drain_timeout_ms;
                     cm_info ("draining for up to %lld ms", (long long) spec->cfg->drain_timeout_ms);
@@ -602,7 +632,10 @@ s_server_actor (zsock_t *pipe, void *arg)
     int64_t unfinished = self->queue [0].size + self->queue [1].size;
     pthread_mutex_unlock (&self->lock);
     s_server_destroy (&self);
-    cm_info ("stopped%s", unfinished? " with requests unfinished": "");
+    if (unfinished)
+        cm_info ("stopped: %lld queued request(s) refused as draining", (long long) unfinished);
+    else
+        cm_info ("stopped");
     //  zactor_destroy sent $TERM and waits; if we left on our own after a
     //  drain, the pending $TERM is consumed by the actor shim
 }

@@ -21,9 +21,17 @@
     with them the notice that ZMQ_FD signals, each holder of the lock reads
     the ROUTER until it has nothing more before letting go of it.
 
-    On $TERM the frontend unbinds (new requests go to other replicas), lets
-    in-flight and queued requests finish for up to DRAIN_TIMEOUT_MS, then
-    stops its workers.
+    On $TERM the server drains: the endpoint stays bound, so the replies of
+    queued and in-hand requests go out on the connections their requests
+    came in on; every request arriving from then on is answered "draining"
+    at once (503, Retry-After 1: nothing was done, the client sends it to
+    another replica). Once nothing is queued or in hand and no request came
+    for 100 ms, or after DRAIN_TIMEOUT_MS, the workers stop (each after its
+    request in hand), requests still queued are refused "draining" too, and
+    the socket closes with a short linger so the last replies reach their
+    clients. A request still on the wire at that moment is lost to its
+    client (it times out); the quiet period keeps that to clients that
+    start sending just then.
 */
 #ifndef CM_SERVER_H_INCLUDED
 #define CM_SERVER_H_INCLUDED

@@ -368,23 +368,63 @@ Test (cm_server_loop, past_the_queue_the_answer_is_busy_at_once, .timeout = 30)
     s_loop_stop (&loop);
 }
 
-Test (cm_server_loop, term_runs_queued_and_in_hand_requests, .timeout = 30)
+Test (cm_server_loop, term_answers_every_request_taken_and_refuses_the_rest, .timeout = 30)
 {
     loop_t loop;
     s_loop_start (&loop, 2, 100, 5000);
+    atomic_store (&s_served, 0);
     atomic_store (&s_delay_ms, 50);
     zsock_t *client = s_loop_client (&loop);
+    zsock_t *late = s_loop_client (&loop);
+    //  The late client's link is up before the stop: it comes on a
+    //  connection the server already has
+    s_loop_send (late, "ping", 1000);
+    int64_t cid;
+    char code [32];
+    cr_assert_eq (s_loop_recv (late, &cid, code, sizeof code), 200);
     for (int i = 0; i < 20; i++)
         s_loop_send (client, i % 4 == 0? "ping": "audit.append", i);
-    //  Stop it while it works. Unbinding also closes the connections taken
-    //  on that endpoint (libzmq), so the replies from then on are not seen
-    //  here; what counts is that queued work runs and the stop is prompt
-    while (atomic_load (&s_served) == 0)
+    //  Stop it while it works: by the third handler call every request was
+    //  long taken in (the first two took 50 ms)
+    while (atomic_load (&s_served) < 3)
         zclock_sleep (5);
+    zstr_send (loop.server, "$TERM");
+
+    //  A request after $TERM: refused "draining" at once, not queued behind
+    //  the work still in hand (a request that beat $TERM in is served)
+    bool refused = false;
+    int late_served = 0;
+    for (int i = 0; i < 5 && !refused; i++) {
+        int64_t sent = zclock_mono ();
+        s_loop_send (late, "audit.append", 2000 + i);
+        int64_t status = s_loop_recv (late, &cid, code, sizeof code);
+        cr_assert_eq (cid, 2000 + i, "late request %d: no reply (status %lld)", i, (long long) status);
+        if (status == 503) {
+            cr_assert_str_eq (code, "draining");
+            cr_assert_lt (zclock_mono () - sent, 200, "the refusal waited for the drain");
+            refused = true;
+        }
+        else {
+            cr_assert_eq (status, 200, "late request %d: %lld %s", i, (long long) status, code);
+            late_served++;
+        }
+    }
+    cr_assert (refused, "no late request was refused as draining");
+
+    //  Every request taken before $TERM gets its real reply, once
+    bool seen [20] = { false };
+    for (int i = 0; i < 20; i++) {
+        int64_t status = s_loop_recv (client, &cid, code, sizeof code);
+        cr_assert_eq (status, 200, "reply %d: status %lld %s (0: none came)", i, (long long) status, code);
+        cr_assert (cid >= 0 && cid < 20 && !seen [cid], "reply %d: cid %lld", i, (long long) cid);
+        seen [cid] = true;
+    }
+    cr_assert_eq (atomic_load (&s_served), 15 + late_served, "queued requests were dropped");
+    //  The server stops on its own once drained, well before its timeout
     int64_t started = zclock_mono ();
     zactor_destroy (&loop.server);
     cr_assert_lt (zclock_mono () - started, 4000, "the drain ran into its timeout");
-    cr_assert_eq (atomic_load (&s_served), 15, "queued requests were dropped");
+    zsock_destroy (&late);
     zsock_destroy (&client);
     s_loop_stop (&loop);
 }
