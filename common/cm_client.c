@@ -603,10 +603,11 @@ s_send (cm_client_t *self, const cm_ctx_t *ctx, int msg_id, int64_t cid,
     return rc;
 }
 
-//  Waits until `until` for a reply to one of cids; decodes it
+//  Waits until `until` for a reply to one of cids; decodes it. *which is
+//  the cid answered
 static cm_err_t
 s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
-        int64_t until, void *rep, cm_reply_info_t *info, bool *answered)
+        int64_t until, void *rep, cm_reply_info_t *info, bool *answered, int64_t *which)
 {
     const proto_msg_t *msg = &proto_msgs [msg_id];
     *answered = false;
@@ -638,6 +639,7 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
             ours = ours || env.cid == cids [i];
         if (ours) {
             *answered = true;
+            *which = env.cid;
             if (!env.code || !env.has_status) {
                 status = CM_BAD_GATEWAY;
                 s_info (info, cm_err_code (status), "reply without status");
@@ -677,18 +679,25 @@ cm_client_call (cm_client_t *self, const cm_ctx_t *ctx, int msg_id,
     int64_t start = zclock_mono ();
     int64_t until = start + budget;
     bool retry = proto_msgs [msg_id].idempotent;
-    int64_t cids [2];
-    int tries = 0;
+    int64_t cids [2];               //  attempts out and unanswered: a reply to any counts
+    int pending = 0;
+    int silent = 0;                 //  attempts that got no answer in their time
+    //  A replica that answers "draining" ran nothing, so the request goes
+    //  out again at once, whatever its type: the DEALER deals it to the
+    //  next replica. Every connected replica may refuse once, plus one
+    //  more, then the refusal is the answer (the replicas may all be going)
+    int refused = 0;
+    int refused_max = (int) self->connected_count + 1;
     s_info (info, "", "");
 
     s_refresh (self);
     bool waited = false;
-    while (tries < 2) {
+    while (silent < (retry? 2: 1)) {
         int64_t left = until - zclock_mono ();
         if (left <= 0)
             break;
-        cids [tries] = self->next_cid++;
-        if (s_send (self, ctx, msg_id, cids [tries], left, req)) {
+        int64_t cid = self->next_cid++;
+        if (s_send (self, ctx, msg_id, cid, left, req)) {
             //  Nobody connected: nothing went out, so any message may wait
             //  a little for a replica to finish connecting, then give up
             if (!waited) {
@@ -701,16 +710,29 @@ cm_client_call (cm_client_t *self, const cm_ctx_t *ctx, int msg_id,
             }
             break;
         }
-        tries++;
-        int64_t attempt_until = (retry && tries == 1)? zclock_mono () + left / 2: until;
+        assert (pending < 2);
+        cids [pending++] = cid;
+        //  An idempotent message's first attempt gets half of what is left
+        int64_t attempt_until = (retry && silent == 0)? zclock_mono () + left / 2: until;
         bool answered;
-        cm_err_t status = s_wait (self, msg_id, cids, tries, attempt_until, rep, info, &answered);
-        if (answered) {
-            self->answered = true;
-            return status;
+        int64_t which = 0;
+        cm_err_t status = s_wait (self, msg_id, cids, pending, attempt_until, rep, info,
+                                  &answered, &which);
+        if (!answered) {
+            silent++;
+            continue;
         }
-        if (!retry)
-            break;
+        self->answered = true;
+        if (status != CM_DRAINING || refused >= refused_max)
+            return status;
+        refused++;
+        for (int i = 0; i < pending; i++)
+            if (cids [i] == which) {
+                cids [i] = cids [--pending];
+                break;
+            }
+        cm_debug ("%s: %s refused by a draining replica, sent again", proto_msgs [msg_id].name,
+                  cm_svc_name (self->target));
     }
     char message [64];
     snprintf (message, sizeof message, "%s did not answer in time", cm_svc_name (self->target));

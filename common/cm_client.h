@@ -4,7 +4,10 @@
     threads). A call encodes the envelope and typed body, sends it to one
     replica and waits for the matching reply until the context's deadline.
     Idempotent messages get a second try on another replica when the first
-    does not answer in half the budget. Late replies to earlier calls are
+    does not answer in half the budget. A replica that is shutting down
+    answers "draining" without running anything: any message is then sent
+    again at once, which the DEALER deals to the next replica (at most once
+    per connected replica, and once more). Late replies to earlier calls are
     recognised by correlation id and dropped.
 
     Replicas: the client's DEALER connects to every endpoint of its list.
@@ -58,8 +61,9 @@ void
 //  ----------------------------------------------------------------------
 //  Call msg_id with req; on 2xx decode the reply body into rep (a zeroed
 //  struct the caller clears with proto_clear). Returns the reply status,
-//  CM_UNAVAILABLE when no replica answered in time, CM_BAD_GATEWAY when
-//  the reply was malformed. info (may be NULL) receives code and message.
+//  CM_UNAVAILABLE when no replica answered in time, CM_DRAINING when every
+//  try met a replica shutting down, CM_BAD_GATEWAY when the reply was
+//  malformed. info (may be NULL) receives code, message and Retry-After.
 cm_err_t
     cm_client_call (cm_client_t *self, const cm_ctx_t *ctx, int msg_id,
                     const void *req, void *rep, cm_reply_info_t *info);

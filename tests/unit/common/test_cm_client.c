@@ -14,7 +14,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <czmq.h>
+#include <stdatomic.h>
 #include "cm_client.h"
+#include "cm_server.h"
+#include "cm_zap.h"
 #include "proto_envelope.h"
 #include "tmpdir.h"
 
@@ -579,4 +582,150 @@ Test (cm_client, ipv6_addresses_are_connected_too)
     cm_client_destroy (&client);
     zactor_destroy (&b);
     zactor_destroy (&six);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Two real servers behind one endpoint list; one of them is stopped while
+//  calls flow. A draining replica runs nothing new and says so: the calls
+//  go on to the other, none is lost and none runs twice.
+
+#define DRAIN_THREADS   3
+#define DRAIN_CALLS     150
+
+static atomic_int s_runs [DRAIN_THREADS * DRAIN_CALLS];    //  executions of each call
+static atomic_int s_replica_runs [2];                       //  executions on each replica
+static cm_config_t s_drain_cfg [2];
+
+static void *
+s_drain_worker_new (const cm_config_t *cfg, zcert_t *cert, int index)
+{
+    (void) cert; (void) index;
+    return &s_replica_runs [cfg == &s_drain_cfg [0]? 0: 1];
+}
+
+static void
+s_drain_worker_destroy (void **state_p)
+{
+    *state_p = NULL;
+}
+
+static cm_err_t
+s_drain_handler (void *state, const cm_ctx_t *ctx, const void *req, void *rep, cm_reply_info_t *info)
+{
+    (void) req; (void) rep; (void) info;
+    int call = -1;
+    if (sscanf (ctx->rid, "call-%d", &call) == 1 && call >= 0 && call < DRAIN_THREADS * DRAIN_CALLS)
+        atomic_fetch_add (&s_runs [call], 1);
+    atomic_fetch_add ((atomic_int *) state, 1);
+    zclock_sleep (3);               //  long enough that work is in hand at the stop
+    return CM_OK;
+}
+
+//  auth.email_resend: not idempotent, an empty request
+static const cm_route_t s_drain_routes [] = {
+    { PROTO_MSG_auth_email_resend, s_drain_handler, false, false }
+};
+
+typedef struct {
+    const char *endpoints;
+    int thread;
+    int failures;
+    int64_t slowest;
+} drain_caller_t;
+
+static void *
+s_drain_caller (void *arg)
+{
+    drain_caller_t *caller = (drain_caller_t *) arg;
+    cm_client_t *client = cm_client_new (s_client_cert, s_keys, CM_SVC_MISSIONS, caller->endpoints);
+    if (!client) {
+        caller->failures = DRAIN_CALLS;
+        return NULL;
+    }
+    for (int i = 0; i < DRAIN_CALLS; i++) {
+        cm_ctx_t ctx = { .deadline = zclock_mono () + 3000 };
+        snprintf (ctx.rid, sizeof ctx.rid, "call-%d", caller->thread * DRAIN_CALLS + i);
+        proto_auth_email_resend_req_t req = { 0 };
+        proto_auth_email_resend_rep_t rep = { 0 };
+        cm_reply_info_t info;
+        int64_t started = zclock_mono ();
+        cm_err_t status = cm_client_call (client, &ctx, PROTO_MSG_auth_email_resend, &req, &rep, &info);
+        int64_t took = zclock_mono () - started;
+        caller->slowest = took > caller->slowest? took: caller->slowest;
+        if (status != CM_OK) {
+            cr_log_error ("call %d of thread %d: %s %s", i, caller->thread, info.code, info.message);
+            caller->failures++;
+        }
+        proto_clear (&proto_auth_email_resend_rep_desc, &rep);
+    }
+    cm_client_destroy (&client);
+    return NULL;
+}
+
+Test (cm_client, a_draining_replica_hands_its_new_calls_to_the_other, .timeout = 60)
+{
+    int port = s_free_port ();
+    cm_allowlist_t *allow = cm_allowlist_new ();
+    cm_allowlist_add (allow, "gateway", zcert_public_txt (s_client_cert));
+    zactor_t *zap = cm_zap_start (&allow, "missions");
+    cr_assert_not_null (zap);
+    char binds [2][64];
+    cm_server_spec_t specs [2];
+    zactor_t *servers [2];
+    for (int r = 0; r < 2; r++) {
+        snprintf (binds [r], sizeof binds [r], "tcp://127.0.0.%d:%d", r + 2, port);
+        cm_config_t *cfg = &s_drain_cfg [r];
+        cfg->service = CM_SVC_MISSIONS;
+        cfg->bind = binds [r];
+        cfg->identity_peers = (char *) "";
+        cfg->workers = 2;
+        cfg->slow_workers = 1;
+        cfg->max_queue = 100;
+        cfg->drain_timeout_ms = 20000;
+        specs [r] = (cm_server_spec_t) {
+            .service = CM_SVC_MISSIONS, .cfg = cfg, .cert = s_server_cert,
+            .routes = s_drain_routes, .route_count = 1,
+            .worker_new = s_drain_worker_new, .worker_destroy = s_drain_worker_destroy
+        };
+        servers [r] = cm_server_new (&specs [r]);
+        cr_assert_not_null (servers [r]);
+    }
+    char endpoints [160];
+    snprintf (endpoints, sizeof endpoints, "%s,%s", binds [0], binds [1]);
+
+    pthread_t threads [DRAIN_THREADS];
+    drain_caller_t callers [DRAIN_THREADS];
+    for (int t = 0; t < DRAIN_THREADS; t++) {
+        callers [t] = (drain_caller_t) { .endpoints = endpoints, .thread = t };
+        cr_assert_eq (pthread_create (&threads [t], NULL, s_drain_caller, &callers [t]), 0);
+    }
+    //  A third of the way in, replica 1 is told to stop, as SIGTERM does
+    while (atomic_load (&s_replica_runs [0]) + atomic_load (&s_replica_runs [1])
+           < DRAIN_THREADS * DRAIN_CALLS / 3)
+        zclock_sleep (2);
+    int before_term = atomic_load (&s_replica_runs [1]);
+    zstr_send (servers [1], "$TERM");
+    for (int t = 0; t < DRAIN_THREADS; t++)
+        pthread_join (threads [t], NULL);
+    //  With the calls done it goes quiet, and stops of itself
+    int64_t started = zclock_mono ();
+    zactor_destroy (&servers [1]);
+    cr_assert_lt (zclock_mono () - started, 5000, "the drain ran into its timeout");
+
+    for (int t = 0; t < DRAIN_THREADS; t++) {
+        cr_expect_eq (callers [t].failures, 0, "thread %d: %d call(s) failed", t, callers [t].failures);
+        cr_expect_lt (callers [t].slowest, 1000, "thread %d: a call took %lld ms: it waited for a reply "
+                      "that never came", t, (long long) callers [t].slowest);
+    }
+    for (int i = 0; i < DRAIN_THREADS * DRAIN_CALLS; i++)
+        cr_assert_eq (atomic_load (&s_runs [i]), 1, "call %d ran %d times", i, atomic_load (&s_runs [i]));
+    cr_assert_gt (before_term, 0, "replica 1 served nothing before its stop");
+    //  After $TERM it finished what it had in hand (one call per thread at
+    //  most) and took nothing new
+    cr_assert_leq (atomic_load (&s_replica_runs [1]) - before_term, DRAIN_THREADS);
+    cr_assert_gt (atomic_load (&s_replica_runs [0]), DRAIN_THREADS * DRAIN_CALLS / 2);
+
+    zactor_destroy (&servers [0]);
+    zactor_destroy (&zap);
 }
