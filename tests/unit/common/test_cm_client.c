@@ -729,3 +729,54 @@ Test (cm_client, a_draining_replica_hands_its_new_calls_to_the_other, .timeout =
     zactor_destroy (&servers [0]);
     zactor_destroy (&zap);
 }
+
+Test (cm_client, with_only_a_draining_replica_the_refusal_is_the_answer)
+{
+    int port = s_free_port ();
+    cm_allowlist_t *allow = cm_allowlist_new ();
+    cm_allowlist_add (allow, "gateway", zcert_public_txt (s_client_cert));
+    zactor_t *zap = cm_zap_start (&allow, "missions");
+    cr_assert_not_null (zap);
+    char bind [64];
+    snprintf (bind, sizeof bind, "tcp://127.0.0.2:%d", port);
+    cm_config_t *cfg = &s_drain_cfg [0];
+    *cfg = (cm_config_t) { .service = CM_SVC_MISSIONS, .bind = bind, .identity_peers = (char *) "",
+                           .workers = 1, .slow_workers = 1, .max_queue = 100,
+                           .drain_timeout_ms = 20000 };
+    cm_server_spec_t spec = {
+        .service = CM_SVC_MISSIONS, .cfg = cfg, .cert = s_server_cert,
+        .routes = s_drain_routes, .route_count = 1,
+        .worker_new = s_drain_worker_new, .worker_destroy = s_drain_worker_destroy
+    };
+    zactor_t *server = cm_server_new (&spec);
+    cr_assert_not_null (server);
+    cm_client_t *client = s_client (bind);
+    cm_ctx_t ctx = { .deadline = zclock_mono () + 3000 };
+    snprintf (ctx.rid, sizeof ctx.rid, "call-0");
+    proto_auth_email_resend_req_t req = { 0 };
+    proto_auth_email_resend_rep_t rep = { 0 };
+    cm_reply_info_t info;
+    cr_assert_eq (cm_client_call (client, &ctx, PROTO_MSG_auth_email_resend, &req, &rep, &info), CM_OK);
+
+    //  Calls go on (a call that beat $TERM in is served); the first one
+    //  refused ends at once with the refusal, after a bounded number of
+    //  tries, well within its budget
+    zstr_send (server, "$TERM");
+    cm_err_t status = CM_OK;
+    int64_t took = 0;
+    for (int i = 1; i < 10 && status == CM_OK; i++) {
+        ctx.deadline = zclock_mono () + 3000;
+        snprintf (ctx.rid, sizeof ctx.rid, "call-%d", i);
+        int64_t started = zclock_mono ();
+        status = cm_client_call (client, &ctx, PROTO_MSG_auth_email_resend, &req, &rep, &info);
+        took = zclock_mono () - started;
+    }
+    cr_assert_eq (status, CM_DRAINING, "%s %s", info.code, info.message);
+    cr_assert_str_eq (info.code, "draining");
+    cr_assert_eq (info.retry_after_s, 1);
+    cr_assert_eq (cm_err_http (status), 503);
+    cr_assert_lt (took, 500, "the refused call took %lld ms", (long long) took);
+    cm_client_destroy (&client);
+    zactor_destroy (&server);
+    zactor_destroy (&zap);
+}
