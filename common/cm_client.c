@@ -75,7 +75,7 @@ struct cm_client_s {
     int64_t next_check;             //  when to look at the answers next (zclock_mono)
     bool answered;                  //  some replica has answered a call
     msgpack_sbuffer out;            //  the request being encoded, kept between calls
-    msgpack_unpacked in;            //  the reply being decoded, its zone kept between calls
+    msgpack_unpacked in;            //  the reply being decoded; its zone is reused
 };
 
 
@@ -438,6 +438,7 @@ cm_client_new (zcert_t *own, const char *keys_dir, cm_svc_t target, const char *
     self->resolve_ms = CM_CLIENT_RESOLVE_MS;
     msgpack_sbuffer_init (&self->out);
     msgpack_unpacked_init (&self->in);
+    self->in.zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
     for (int i = 0; i < count; i++) {
         endpoint_t *ep = &self->endpoints [self->endpoint_count++];
         ep->spec = items [i];
@@ -624,9 +625,6 @@ s_wait (cm_client_t *self, int msg_id, const int64_t *cids, int cid_count,
             continue;
         }
 
-        //  The zone of the last reply is reused: its first chunk stays
-        if (self->in.zone)
-            msgpack_zone_clear (self->in.zone);
         proto_envelope_t env;
         proto_error_t err;
         cm_err_t status = proto_envelope_decode (zframe_data (frame), zframe_size (frame),

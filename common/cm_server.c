@@ -96,10 +96,12 @@ s_route (const cm_server_spec_t *spec, int msg_id)
 
 void
 cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
-                   int64_t arrived, const uint8_t *data, size_t size, msgpack_sbuffer *buf)
+                   int64_t arrived, const uint8_t *data, size_t size, msgpack_zone *zone,
+                   msgpack_sbuffer *buf)
 {
     msgpack_unpacked upk;
     msgpack_unpacked_init (&upk);
+    upk.zone = zone;
     proto_envelope_t env;
     proto_error_t err = { "", "" };
     cm_reply_info_t info = { "", "", 0 };
@@ -168,7 +170,8 @@ reply:
     free (req);
     free (rep);
     proto_clear (&proto_envelope_desc, &env);
-    msgpack_unpacked_destroy (&upk);
+    if (!zone)
+        msgpack_unpacked_destroy (&upk);
     cm_log_set_request_id ("");
 }
 
@@ -427,6 +430,7 @@ s_worker (void *arg)
     int lane = worker->lane;
     msgpack_sbuffer buf;
     msgpack_sbuffer_init (&buf);
+    msgpack_zone *zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
     while (true) {
         request_t *request = NULL;
         while (!self->stopping && !(request = s_queue_pop (&self->queue [lane])))
@@ -437,7 +441,7 @@ s_worker (void *arg)
         pthread_mutex_unlock (&self->lock);
 
         cm_server_process (spec, state, request->peer, request->arrived,
-                           zmq_msg_data (&request->body), zmq_msg_size (&request->body), &buf);
+                           zmq_msg_data (&request->body), zmq_msg_size (&request->body), zone, &buf);
         zmq_msg_t reply;
         bool built = zmq_msg_init_size (&reply, buf.size) == 0;
         if (built)
@@ -459,6 +463,8 @@ s_worker (void *arg)
     }
     pthread_mutex_unlock (&self->lock);
     msgpack_sbuffer_destroy (&buf);
+    if (zone)
+        msgpack_zone_free (zone);
     if (state)
         spec->worker_destroy (&state);
     return NULL;

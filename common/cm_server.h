@@ -80,11 +80,12 @@ int
 
 //  ----------------------------------------------------------------------
 //  Handle one request frame as a worker would (exposed for tests): decode,
-//  check, dispatch to the spec's routes, encode the reply into buf.
+//  check, dispatch to the spec's routes, encode the reply into buf. zone
+//  (optional) is the decoder's memory, reused from request to request.
 void
     cm_server_process (const cm_server_spec_t *spec, void *state, const char *peer,
                        int64_t arrived, const uint8_t *data, size_t size,
-                       msgpack_sbuffer *buf);
+                       msgpack_zone *zone, msgpack_sbuffer *buf);
 
 //  ----------------------------------------------------------------------
 //  A handler's error exit: the message for the client into info, then err

@@ -47,8 +47,15 @@ proto_envelope_decode (const void *data, size_t size, msgpack_unpacked *upk,
         return CM_INVALID_REQUEST;
     }
     size_t offset = 0;
-    msgpack_unpack_return ret = msgpack_unpack_next (upk, data, size, &offset);
-    if (ret != MSGPACK_UNPACK_SUCCESS) {
+    msgpack_unpack_return ret;
+    if (upk->zone) {
+        msgpack_zone_clear (upk->zone);
+        ret = msgpack_unpack (data, size, &offset, upk->zone, &upk->data);
+    }
+    else
+        ret = msgpack_unpack_next (upk, data, size, &offset);
+    //  Trailing bytes are refused below, with their own message
+    if (ret != MSGPACK_UNPACK_SUCCESS && ret != MSGPACK_UNPACK_EXTRA_BYTES) {
         snprintf (err->message, sizeof err->message, "frame is not one complete msgpack value");
         return CM_INVALID_REQUEST;
     }

@@ -25,7 +25,9 @@ int
 
 //  ----------------------------------------------------------------------
 //  Decode a frame. upk must be initialised by the caller and outlives env
-//  (env->body points into it). Returns CM_OK, CM_UNSUPPORTED_VERSION or
+//  (env->body points into it). A zone the caller gave upk (msgpack_zone_new)
+//  is cleared and reused, so a loop of frames allocates none; without one,
+//  msgpack makes one per frame. Returns CM_OK, CM_UNSUPPORTED_VERSION or
 //  CM_INVALID_REQUEST with err filled; env is left empty on error.
 cm_err_t
     proto_envelope_decode (const void *data, size_t size, msgpack_unpacked *upk,

@@ -58,7 +58,7 @@ s_process (const char *peer, const void *data, size_t size, int64_t arrived)
 {
     msgpack_sbuffer out;
     msgpack_sbuffer_init (&out);
-    cm_server_process (&s_spec, NULL, peer, arrived, data, size, &out);
+    cm_server_process (&s_spec, NULL, peer, arrived, data, size, NULL, &out);
     msgpack_unpacked upk;
     msgpack_unpacked_init (&upk);
     proto_envelope_t env;

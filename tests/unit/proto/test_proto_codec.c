@@ -256,6 +256,33 @@ s_envelope (msgpack_sbuffer *buf, int version)
     return buf->size;
 }
 
+Test (proto_envelope, a_kept_zone_decodes_frame_after_frame_alike)
+{
+    msgpack_sbuffer buf;
+    s_envelope (&buf, PROTO_VERSION);
+    char *longer = malloc (buf.size + 1);
+    memcpy (longer, buf.data, buf.size);
+    longer [buf.size] = (char) 0xc0;
+    msgpack_unpacked upk;
+    msgpack_unpacked_init (&upk);
+    upk.zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+    cr_assert_not_null (upk.zone);
+    proto_envelope_t env;
+    proto_error_t err;
+    for (int round = 0; round < 3; round++) {
+        cr_assert_eq (proto_envelope_decode (buf.data, buf.size, &upk, &env, &err), CM_OK, "%s", err.message);
+        cr_assert_str_eq (env.type, "ping");
+        cr_assert_eq (env.cid, 9);
+        proto_clear (&proto_envelope_desc, &env);
+        //  The same refusals as with a zone of its own
+        cr_assert_eq (proto_envelope_decode (longer, buf.size + 1, &upk, &env, &err), CM_INVALID_REQUEST);
+        cr_assert_eq (proto_envelope_decode (buf.data, buf.size - 1, &upk, &env, &err), CM_INVALID_REQUEST);
+    }
+    msgpack_unpacked_destroy (&upk);
+    free (longer);
+    msgpack_sbuffer_destroy (&buf);
+}
+
 Test (proto_envelope, decodes_and_refuses)
 {
     msgpack_sbuffer buf;
