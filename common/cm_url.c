@@ -5,19 +5,20 @@
 #include "cm_url.h"
 
 int
-cm_url_check_outbound (const char *url, bool allow_local_http, bool allow_query)
+cm_url_split (const char *url, const char *plain, const char *secure, bool allow_query,
+              bool *secure_p, bool *local_p)
 {
     const char *host;
     bool tls = false;
     if (!url)
         return -1;
-    if (strncasecmp (url, "https://", 8) == 0) {
-        host = url + 8;
+    if (strncasecmp (url, secure, strlen (secure)) == 0) {
+        host = url + strlen (secure);
         tls = true;
     }
     else
-    if (strncasecmp (url, "http://", 7) == 0)
-        host = url + 7;
+    if (strncasecmp (url, plain, strlen (plain)) == 0)
+        host = url + strlen (plain);
     else
         return -1;
     //  Backslashes are refused too: URL parsers disagree on what they mean
@@ -54,8 +55,18 @@ cm_url_check_outbound (const char *url, bool allow_local_http, bool allow_query)
     char hostname [256];
     memcpy (hostname, name, name_len);
     hostname [name_len] = 0;
-    bool local = strcasecmp (hostname, "localhost") == 0
-              || strcmp (hostname, "127.0.0.1") == 0
-              || strcmp (hostname, "::1") == 0;
+    *local_p = strcasecmp (hostname, "localhost") == 0
+            || strcmp (hostname, "127.0.0.1") == 0
+            || strcmp (hostname, "::1") == 0;
+    *secure_p = tls;
+    return 0;
+}
+
+int
+cm_url_check_outbound (const char *url, bool allow_local_http, bool allow_query)
+{
+    bool tls, local;
+    if (cm_url_split (url, "http://", "https://", allow_query, &tls, &local))
+        return -1;
     return tls || (allow_local_http && local)? 0: -1;
 }

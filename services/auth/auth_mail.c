@@ -25,6 +25,7 @@
 #include "auth_mail.h"
 #include "../../common/cm_rand.h"
 #include "../../common/cm_log.h"
+#include "../../common/cm_url.h"
 
 #define CONNECT_TIMEOUT_MS  5000
 #define TOTAL_TIMEOUT_MS    15000
@@ -473,42 +474,9 @@ cleanup:
 static int
 s_check_url (auth_mail_t *self, const char *url)
 {
-    const char *host;
-    bool implicit_tls = false;
-    if (strncasecmp (url, "smtps://", 8) == 0) {
-        host = url + 8;
-        implicit_tls = true;
-    }
-    else
-    if (strncasecmp (url, "smtp://", 7) == 0)
-        host = url + 7;
-    else
+    bool implicit_tls, local;
+    if (cm_url_split (url, "smtp://", "smtps://", false, &implicit_tls, &local))
         return -1;
-    for (const unsigned char *p = (const unsigned char *) url; *p; p++)
-        if (*p <= 0x20 || *p >= 0x7F)
-            return -1;
-    size_t authority = strcspn (host, "/?#");
-    if (memchr (host, '@', authority))
-        return -1;
-    const char *name = host;
-    size_t name_len;
-    if (*host == '[') {
-        const char *end = (const char *) memchr (host, ']', authority);
-        if (!end)
-            return -1;
-        name = host + 1;
-        name_len = (size_t) (end - name);
-    }
-    else
-        name_len = strcspn (host, ":/?#");
-    if (name_len == 0 || name_len > 253)
-        return -1;
-    char hostname [256];
-    memcpy (hostname, name, name_len);
-    hostname [name_len] = 0;
-    bool local = strcasecmp (hostname, "localhost") == 0
-              || strcmp (hostname, "127.0.0.1") == 0
-              || strcmp (hostname, "::1") == 0;
     self->require_tls = !implicit_tls && !local;
     return 0;
 }

@@ -39,3 +39,16 @@ Test (cm_url, ambiguous_or_foreign_forms_are_refused)
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
         cr_assert_eq (cm_url_check_outbound (bad [i], true, true), -1, "%s accepted", bad [i]? bad [i]: "NULL");
 }
+
+Test (cm_url, split_names_the_scheme_and_whether_the_host_is_this_machine)
+{
+    bool secure = false, local = true;
+    cr_assert_eq (cm_url_split ("smtps://mail.example.com:465", "smtp://", "smtps://", false, &secure, &local), 0);
+    cr_assert (secure);
+    cr_assert_not (local);
+    cr_assert_eq (cm_url_split ("smtp://127.0.0.1:2525", "smtp://", "smtps://", false, &secure, &local), 0);
+    cr_assert_not (secure);
+    cr_assert (local);
+    cr_assert_eq (cm_url_split ("https://mail.example.com", "smtp://", "smtps://", false, &secure, &local), -1);
+    cr_assert_eq (cm_url_split ("smtp://user@mail.example.com", "smtp://", "smtps://", false, &secure, &local), -1);
+}
